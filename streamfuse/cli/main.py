@@ -1,0 +1,168 @@
+"""The ``streamfuse`` command. Only this module imports the argument parser.
+
+Exit codes: 0 success; 1 the work failed; 2 bad usage or bad input, with a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from ..errors import StreamfuseError, UserInputError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        self.exit(EXIT_USAGE, f"streamfuse: error: {message} (see 'streamfuse {self.prog.split()[-1]} --help')\n"
+                  if " " in self.prog else f"streamfuse: error: {message} (see 'streamfuse --help')\n")
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", action="append", default=[], metavar="CONFIG",
+                   help="YAML config file (repeatable; later files win)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
+                   help="override one config key, e.g. --set window.length=3 (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="streamfuse", description="Multimodal understanding of video and audio, as it streams.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    a = sub.add_parser("analyze", help="analyse files, folders, globs or URLs; write results under OUT")
+    a.add_argument("inputs", nargs="*", metavar="INPUT",
+                   help="files, folders, globs or URLs (none: analyse a generated sample clip)")
+    a.add_argument("-o", "--output", default=None, metavar="OUT", help="results folder (default ./streamfuse-out)")
+    a.add_argument("--runtime", choices=["local", "ray"], default=None, help="where stages run (default: local)")
+    a.add_argument("--subtitles", default=None, metavar="PATH", help="sidecar .srt/.vtt to use for the input(s)")
+    a.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_config_args(a)
+
+    s = sub.add_parser("subscribe", help="print events from a live server or a broker as JSON lines",
+                       add_help=False)
+    s.add_argument("rest", nargs=argparse.REMAINDER)
+
+    w = sub.add_parser("watch", help="analyse a live feed until stopped", add_help=False)
+    w.add_argument("rest", nargs=argparse.REMAINDER)
+
+    m = sub.add_parser("models", help="which models each stage uses, where from, whether available offline")
+    _add_config_args(m)
+    m.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _load_config(args):
+    from ..config.loader import load_config
+    overrides = {}
+    if getattr(args, "runtime", None):
+        overrides["runtime"] = {"kind": args.runtime}
+    if getattr(args, "subtitles", None):
+        overrides["decode"] = {"subtitles": args.subtitles}
+    if getattr(args, "output", None):
+        overrides["output"] = {"directory": args.output}
+    return load_config(args.config, args.sets, **overrides)
+
+
+def _make_runtime(config):
+    if config.runtime.kind == "ray":
+        from ..runtime.ray_runtime import RayRuntime
+        return RayRuntime(address=config.runtime.ray_address, max_in_flight=config.runtime.max_in_flight)
+    from ..runtime.local import LocalRuntime
+    return LocalRuntime()
+
+
+def cmd_analyze(args) -> int:
+    from ..runtime.analyze import analyze
+    from ..sources.resolve import resolve_inputs
+
+    config = _load_config(args)
+    out_dir = Path(config.output.directory)
+    inputs = list(args.inputs)
+    if not inputs:
+        from ..testing.media import make_sample_clip
+        sample_dir = out_dir / ".sample"
+        sample_dir.mkdir(parents=True, exist_ok=True)
+        sample = sample_dir / "sample.mkv"
+        truth = make_sample_clip(str(sample))
+        print(f"no input given: analysing a generated sample clip ({sample})", file=sys.stderr)
+        inputs = [str(getattr(truth, "path", sample))]
+    sources = resolve_inputs(inputs, subtitles=config.decode.subtitles)
+    runtime = _make_runtime(config)
+    progress = not args.no_progress and sys.stderr.isatty()
+    try:
+        results = analyze(sources, config, runtime, out_dir, progress=progress)
+    finally:
+        runtime.close()
+    code = EXIT_OK
+    for r in results:
+        if r.ok:
+            s = r.summary
+            events = ", ".join(f"{k} {v}" for k, v in s["events"].items()) or "no events"
+            print(f"{r.source.name}: {s['media_seconds']:.1f} s of media in {s['wall_seconds']:.1f} s "
+                  f"({s['speed']}x), {s['windows']} windows; events: {events}")
+            print(f"  results: {r.folder}")
+        if r.error:
+            print(f"streamfuse: error: {r.error}", file=sys.stderr)
+        code = max(code, r.exit_code)
+    return code
+
+
+def cmd_models(args) -> int:
+    from ..models import describe_models
+    rows = describe_models(_load_config(args))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            ok = "offline: yes" if row.get("available") else "offline: NO"
+            print(f"{row['stage']:<10} {row['model']:<32} {ok:<13} {row.get('location') or ''}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
+                        format="streamfuse: %(levelname)s: %(message)s")
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.command == "analyze":
+            return cmd_analyze(args)
+        if args.command == "models":
+            return cmd_models(args)
+        if args.command == "subscribe":
+            from ..subscribe.cli import run_subscribe_cli
+            return run_subscribe_cli(args.rest)
+        if args.command == "watch":
+            from .watch import run_watch_cli
+            return run_watch_cli(args.rest)
+    except StreamfuseError as exc:
+        print(f"streamfuse: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("streamfuse: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not the user's mistake: one line unless --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"streamfuse: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+              file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

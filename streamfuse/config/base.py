@@ -1,0 +1,93 @@
+"""Checked configuration dataclasses.
+
+Every component's configuration is a dataclass deriving from :class:`Section`. Construction checks
+``Literal`` choices (the allowed values are in the error) and numeric ranges declared with
+:func:`bounded`; a bad value raises :class:`~streamfuse.errors.ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, Literal, get_args, get_origin
+
+from ..errors import ConfigError
+
+
+def bounded(default: Any, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+            doc: str = "") -> Any:
+    """A dataclass field with a numeric range ``[lo, hi]`` (``(lo, hi]`` when ``lo_open``)."""
+    return dataclasses.field(default=default, metadata={"lo": lo, "hi": hi, "lo_open": lo_open, "doc": doc})
+
+
+def _check_type(key: str, value: Any, hint: Any) -> Any:
+    origin = get_origin(hint)
+    if origin is Literal:
+        allowed = get_args(hint)
+        if value not in allowed:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, allowed))}")
+        return value
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        args = get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check_type(key, value, arg)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{key}: bad value {value!r}")
+    if origin in (list, tuple):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        (item,) = get_args(hint)[:1] or (Any,)
+        items = [_check_type(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected text, got {value!r}")
+        return value
+    return value
+
+
+class Section:
+    """Mixin for config dataclasses: checks types, choices and ranges after construction."""
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            hint = hints[f.name]
+            key = f.name
+            if dataclasses.is_dataclass(hint):
+                continue
+            value = _check_type(key, value, hint)
+            object.__setattr__(self, f.name, value)
+            lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if lo is not None and (value < lo or (f.metadata.get("lo_open") and value == lo)):
+                    op = ">" if f.metadata.get("lo_open") else ">="
+                    raise ConfigError(f"{key}: {value} is out of range, must be {op} {lo}")
+                if hi is not None and value > hi:
+                    raise ConfigError(f"{key}: {value} is out of range, must be <= {hi}")
+        self.check()
+
+    def check(self) -> None:
+        """Cross-field checks; override where needed."""

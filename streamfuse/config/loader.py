@@ -1,0 +1,114 @@
+"""The one place configuration is read: typed defaults, then YAML files, then environment
+variables (``STREAMFUSE__SECTION__KEY=value``), then ``--set key=value`` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from ..errors import ConfigError
+from .pipeline import PipelineConfig
+
+T = TypeVar("T")
+ENV_PREFIX = "STREAMFUSE__"
+
+
+def build(cls: type[T], data: Mapping[str, Any], path: str = "") -> T:
+    """Construct the dataclass ``cls`` from nested ``data``; unknown keys are errors."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path or 'config'}: expected a mapping of keys, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        where = f"{path}.{key}" if path else str(key)
+        if key not in names:
+            known = ", ".join(sorted(names))
+            raise ConfigError(f"unknown config key {where!r}; known keys here: {known}")
+        hint = hints[key]
+        kwargs[key] = build(hint, value, where) if dataclasses.is_dataclass(hint) else value
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{path + '.' if path else ''}{exc}") from None
+
+
+def as_dict(config: Any) -> dict[str, Any]:
+    """A config as plain nested dicts (for printing and for passing to workers)."""
+    return dataclasses.asdict(config)
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _dotted(key: str, value: Any) -> dict[str, Any]:
+    parts = [p for p in key.strip().split(".")]
+    if not all(parts):
+        raise ConfigError(f"bad config key {key!r}; use dotted names like decode.fps")
+    node: dict[str, Any] = {parts[-1]: value}
+    for part in reversed(parts[:-1]):
+        node = {part: node}
+    return node
+
+
+def parse_set(item: str) -> dict[str, Any]:
+    """``"decode.fps=5"`` -> ``{"decode": {"fps": 5}}``; the value is read as YAML."""
+    key, sep, raw = item.partition("=")
+    if not sep:
+        raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set window.length=3")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return _dotted(key, value)
+
+
+def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        where = f" (line {line + 1})" if line is not None else ""
+        raise ConfigError(f"config file {str(p)!r} is not valid YAML{where}") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config file {str(p)!r} must hold a mapping of keys at the top")
+    return dict(data)
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    environ = os.environ if environ is None else environ
+    out: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
+            key = name[len(ENV_PREFIX):].lower().replace("__", ".")
+            out = _merge(out, parse_set(f"{key}={raw}"))
+    return out
+
+
+def load_config(files: Iterable[str | os.PathLike[str]] = (), sets: Iterable[str] = (),
+                environ: Mapping[str, str] | None = None, **overrides: Any) -> PipelineConfig:
+    """Defaults <- YAML files (in order) <- environment <- ``--set`` items <- keyword overrides."""
+    data: dict[str, Any] = {}
+    for f in files:
+        data = _merge(data, read_yaml(f))
+    data = _merge(data, from_env(environ))
+    for item in sets:
+        data = _merge(data, parse_set(item))
+    data = _merge(data, overrides)
+    return build(PipelineConfig, data)

@@ -1,0 +1,91 @@
+"""The pipeline's configuration: one typed dataclass per component, composed.
+
+Defaults live here; ``configs/*.yaml`` and ``--set key=value`` override them through
+:mod:`streamfuse.config.loader`. Config keys are public API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..errors import ConfigError
+from .audio import LoudnessConfig, VadConfig
+from .base import Section, bounded
+from .text import AsrConfig, KeywordConfig, TextConfig
+from .video import FacesConfig, MotionConfig, PeopleConfig
+
+
+@dataclass(frozen=True)
+class DecodeConfig(Section):
+    """How sources are decoded."""
+
+    fps: float = bounded(10.0, 0.0, 240.0, doc="analysis frame rate, chosen by timestamp; 0 keeps every frame")
+    width: int = bounded(320, 16, 7680, doc="analysis frame width in pixels")
+    height: int = bounded(0, 0, 4320, doc="analysis frame height; 0 keeps the aspect ratio")
+    threads: int = bounded(0, 0, 64, doc="decoder threads; 0 lets FFmpeg choose")
+    subtitles: str | None = None  # a sidecar .srt/.vtt to use for every input (CLI --subtitles)
+    sidecar_subtitles: bool = True  # pick up clip.srt / clip.vtt beside clip.mp4
+    max_corrupt_fraction: float = bounded(0.5, 0.0, 1.0, doc="give up on a file when more packets than this fail")
+
+
+@dataclass(frozen=True)
+class WindowConfig(Section):
+    """Windows ``[t0, t1)`` of ``length`` seconds every ``hop`` seconds."""
+
+    length: float = bounded(2.0, 0.0, 3600.0, lo_open=True)
+    hop: float = bounded(1.0, 0.0, 3600.0, lo_open=True)
+
+    def check(self) -> None:
+        if self.hop > self.length:
+            raise ConfigError(f"hop: {self.hop} is larger than length {self.length}; windows would leave gaps")
+
+
+@dataclass(frozen=True)
+class EncodersConfig(Section):
+    """Which encoders run, and each one's settings. ``enabled: false`` turns them all off
+    (windows only, e.g. to measure decoding)."""
+
+    enabled: bool = True
+    vad: VadConfig = field(default_factory=VadConfig)
+    loudness: LoudnessConfig = field(default_factory=LoudnessConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    faces: FacesConfig = field(default_factory=FacesConfig)
+    people: PeopleConfig = field(default_factory=PeopleConfig)
+    asr: AsrConfig = field(default_factory=AsrConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+
+
+@dataclass(frozen=True)
+class FusionConfig(Section):
+    """How per-window evidence becomes events."""
+
+    gap: float = bounded(1.0, 0.0, 60.0, doc="seconds without evidence before a durative event ends")
+    min_duration: float = bounded(0.0, 0.0, 60.0, doc="durative events shorter than this are dropped")
+    speech_gap: float = bounded(0.3, 0.0, 10.0, doc="seconds of silence that end a speech event")
+    min_confidence: float = bounded(0.0, 0.0, 1.0)
+    keywords: KeywordConfig = field(default_factory=KeywordConfig)
+
+
+@dataclass(frozen=True)
+class RuntimeConfig(Section):
+    """Where stages run."""
+
+    kind: Literal["local", "ray"] = "local"
+    max_in_flight: int = bounded(4, 1, 256, doc="windows in flight between the source and the sink")
+    ray_address: str | None = None
+
+
+@dataclass(frozen=True)
+class OutputConfig(Section):
+    directory: str = "streamfuse-out"
+
+
+@dataclass(frozen=True)
+class PipelineConfig(Section):
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    window: WindowConfig = field(default_factory=WindowConfig)
+    encoders: EncodersConfig = field(default_factory=EncodersConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)

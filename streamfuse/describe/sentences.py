@@ -1,0 +1,84 @@
+"""One or two plain sentences per window, built only from what the detectors reported.
+
+No sentence claims what no detector saw; a modality the source lacks is said, not invented.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from ..align.window import Window
+from ..encode.base import Features
+
+
+def _count(n: int, one: str, many: str) -> str:
+    words = {1: "One", 2: "Two", 3: "Three", 4: "Four", 5: "Five"}
+    return f"{words.get(n, str(n))} {one if n == 1 else many}"
+
+
+def _quote(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def describe_window(window: Window, features: Iterable[Features], transcript: str,
+                    active: dict[str, list[Any]] | None = None) -> str:
+    by_name = {f.encoder: f.summary for f in features}
+    kinds = {d.kind for f in features for d in f.detections if window.start <= d.start < window.end}
+    seen: list[str] = []
+    heard: list[str] = []
+
+    if not window.has_video:
+        seen.append("No video" if not any(f.modality == "video" for f in features) and window.audio is not None
+                    else "No video frames")
+    else:
+        faces = int(by_name.get("faces", {}).get("faces") or 0)
+        people = int(by_name.get("people", {}).get("people") or 0)
+        if faces:
+            seen.append(_count(faces, "face", "faces") + " visible")
+        if people and people > faces:
+            seen.append(_count(people, "person", "people") + " in view")
+        if "scene.cut" in kinds:
+            seen.append("a scene cut")
+        if "flash" in kinds:
+            seen.append("a flash of light")
+        motion = by_name.get("motion", {})
+        if motion:
+            if (motion.get("motion") or 0) > 0:
+                seen.append("movement in the frame")
+            elif not faces and not people:
+                seen.append("a still scene")
+            brightness = motion.get("brightness")
+            if brightness is not None and brightness < 30:
+                seen.append("the picture is dark")
+        if not seen:
+            seen.append("Nothing detected in the picture")
+
+    if window.audio is None:
+        heard.append("no audio track")
+    elif not window.has_audio:
+        heard.append("no audio in this span")
+    else:
+        vad = by_name.get("vad", {})
+        loud = by_name.get("loudness", {})
+        if vad.get("speech") or "speech" in kinds:
+            heard.append("speech")
+        if "sound" in kinds:
+            heard.append("a sudden loud sound")
+        if loud.get("silence") and not heard:
+            heard.append("silence")
+        elif not heard and loud:
+            level = loud.get("dbfs")
+            heard.append(f"background sound ({level:.0f} dBFS)" if isinstance(level, (int, float)) else "background sound")
+        if not vad and not loud:
+            heard.append("audio not analysed")
+
+    first = seen[0][0].upper() + seen[0][1:] if seen else ""
+    sentence = ", ".join([first] + seen[1:]) if seen else ""
+    audio_part = "; ".join(heard)
+    if transcript and "speech" in heard:
+        audio_part = audio_part.replace("speech", f"speech: '{_quote(transcript)}'", 1)
+    elif transcript:
+        audio_part += f"; text: '{_quote(transcript)}'"
+    out = f"{sentence}; {audio_part}." if sentence and audio_part else f"{sentence or audio_part}."
+    return out[0].upper() + out[1:]

@@ -1,0 +1,183 @@
+"""Scene cuts and flashes from per-frame content signatures, with a short look-ahead.
+
+A candidate is a frame whose content differs from the previous frame's (colour-histogram distance
+at least ``cut_threshold`` and at least ``cut_ratio`` times the recent median change, so steady fast
+motion does not qualify) or whose mean brightness jumps by ``flash_delta`` or more. The detector
+then waits for the next frames:
+
+* if, within ``flash_max`` seconds (or on the very next analysed frame, at any rate), a frame comes
+  back to the content and brightness before the candidate, the change was a transient: a
+  **flash** when the candidate was brighter (camera flash, muzzle flash, lightning), otherwise
+  nothing (something passed in front of the lens, a glitch);
+* otherwise the new content persists and the candidate is a **scene cut** (when its content changed;
+  a brightness step alone, such as a light switched on, is neither).
+
+Decisions therefore come a little late, with their true times; the fusion stage accepts late
+instant detections and de-duplicates them by kind and start.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+import cv2
+import numpy as np
+
+#: bins of the HSV histogram (hue, saturation, value)
+_BINS = (16, 4, 4)
+_RANGES = (0, 180, 0, 256, 0, 256)
+
+
+def signature(small_rgb: np.ndarray) -> np.ndarray:
+    """The content signature of a (downscaled) RGB frame: its global and 2x2-grid HSV histograms.
+
+    Row 0 is the whole frame's histogram, rows 1-4 the quadrants'; each row sums to 1. Each
+    histogram is smoothed across neighbouring bins (hue wraps around), so a uniform area whose level
+    drifts over a bin edge (auto exposure on grey asphalt) does not look like new content.
+    """
+    hsv = cv2.cvtColor(small_rgb, cv2.COLOR_RGB2HSV)
+    h, w = hsv.shape[:2]
+    parts = [hsv]
+    if h >= 2 and w >= 2:
+        parts += [hsv[: h // 2, : w // 2], hsv[: h // 2, w // 2:], hsv[h // 2:, : w // 2], hsv[h // 2:, w // 2:]]
+    else:
+        parts += [hsv] * 4
+    rows = []
+    for part in parts:
+        hist = cv2.calcHist([np.ascontiguousarray(part)], [0, 1, 2], None, list(_BINS), list(_RANGES))
+        hist = _smooth(hist.reshape(_BINS)).ravel()
+        rows.append(hist / max(float(hist.sum()), 1e-12))
+    return np.asarray(rows, dtype=np.float32)
+
+
+def _smooth(hist: np.ndarray) -> np.ndarray:
+    """A [1/4, 1/2, 1/4] blur along each histogram axis; hue (axis 0) is circular."""
+    hist = 0.5 * hist + 0.25 * (np.roll(hist, 1, axis=0) + np.roll(hist, -1, axis=0))
+    for axis in (1, 2):
+        padded = np.pad(hist, [(1, 1) if a == axis else (0, 0) for a in range(3)])
+        n = hist.shape[axis]
+        hist = (0.25 * np.take(padded, range(0, n), axis=axis) + 0.5 * np.take(padded, range(1, n + 1), axis=axis)
+                + 0.25 * np.take(padded, range(2, n + 2), axis=axis))
+    return hist
+
+
+def _hellinger(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hellinger (Bhattacharyya) distance 0-1 between histogram rows."""
+    bc = np.sqrt(a * b).sum(axis=-1)
+    return np.sqrt(np.clip(1.0 - bc, 0.0, 1.0))
+
+
+def content_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Content change 0-1 between two signatures: the mean of the global and the quadrant distances.
+
+    The global histogram ignores where things are, so motion barely moves it; the quadrants catch a
+    cut between two shots of similar colours.
+    """
+    d = _hellinger(a, b)
+    return float(0.5 * d[0] + 0.5 * d[1:].mean())
+
+
+@dataclass(frozen=True)
+class _Stat:
+    time: Fraction
+    signature: np.ndarray
+    brightness: float
+
+
+@dataclass(frozen=True)
+class ShotChange:
+    """A decision: ``kind`` at ``time`` (the first frame of the new shot, or the first bright frame).
+
+    ``frames`` are the times whose frame-to-frame differences the change explains (the cut frame;
+    the transient frames and the frame after them), where pixel change is not motion.
+    """
+
+    kind: Literal["scene.cut", "flash", "transient"]
+    time: Fraction
+    score: float
+    brightness_before: float
+    brightness_peak: float
+    frames: tuple[Fraction, ...]
+
+    @property
+    def brightness_jump(self) -> float:
+        return self.brightness_peak - self.brightness_before
+
+
+class CutDetector:
+    """Feeds on one frame at a time (``push``) and returns the changes it could decide.
+
+    Holds the reference frame, any undecided frames (at most ``flash_max`` seconds plus two frames)
+    and the last ``history`` frame-to-frame distances.
+    """
+
+    def __init__(self, cut_threshold: float, cut_ratio: float, flash_delta: float, flash_max: float,
+                 history: int = 8) -> None:
+        self.cut_threshold = cut_threshold
+        self.cut_ratio = cut_ratio
+        self.flash_delta = flash_delta
+        self.flash_max = Fraction(flash_max).limit_denominator(1000)
+        self._buffer: deque[_Stat] = deque()
+        self._history: deque[float] = deque(maxlen=history)
+
+    def __len__(self) -> int:
+        return len(self._buffer)
+
+    def push(self, time: Fraction, sig: np.ndarray, brightness: float) -> list[ShotChange]:
+        self._buffer.append(_Stat(time, sig, brightness))
+        return self._advance(final=False)
+
+    def flush(self) -> list[ShotChange]:
+        """End of stream: decide what is pending (a change that lasted to the end persisted)."""
+        out = self._advance(final=True)
+        while len(self._buffer) > 1:
+            self._buffer.popleft()
+        return out
+
+    def _returns(self, ref: _Stat, other: _Stat) -> bool:
+        return (content_distance(ref.signature, other.signature) < self.cut_threshold
+                and abs(other.brightness - ref.brightness) < self.flash_delta / 2)
+
+    def _advance(self, final: bool) -> list[ShotChange]:
+        out: list[ShotChange] = []
+        buf = self._buffer
+        while len(buf) >= 2:
+            ref, cand = buf[0], buf[1]
+            d = content_distance(ref.signature, cand.signature)
+            jump = cand.brightness - ref.brightness
+            baseline = statistics.median(self._history) if self._history else 0.0
+            content = d >= self.cut_threshold and d >= self.cut_ratio * baseline
+            if not (content or abs(jump) >= self.flash_delta):
+                self._history.append(d)
+                buf.popleft()
+                continue
+            back = None  # index of the frame where the content came back
+            persisted = False
+            for k in range(2, len(buf)):
+                later = buf[k]
+                if k > 2 and later.time - cand.time > self.flash_max:
+                    persisted = True
+                    break
+                if self._returns(ref, later):
+                    back = k
+                    break
+            if back is None and not persisted and not final:
+                break  # wait for more frames
+            if back is None:
+                if content:
+                    out.append(ShotChange("scene.cut", cand.time, d, ref.brightness, cand.brightness, (cand.time,)))
+                else:
+                    self._history.append(d)
+                buf.popleft()
+                continue
+            span = [buf[i] for i in range(1, back + 1)]
+            peak = max(s.brightness for s in span[:-1])
+            kind = "flash" if jump >= self.flash_delta else "transient"
+            out.append(ShotChange(kind, cand.time, d, ref.brightness, peak, tuple(s.time for s in span)))
+            for _ in range(back):  # the frame that came back becomes the reference
+                buf.popleft()
+        return out

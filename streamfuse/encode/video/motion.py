@@ -1,0 +1,158 @@
+"""Motion, scene cuts, flashes, brightness and sharpness from frame differencing.
+
+Per frame (analysed once, however many windows hold it): the fraction of a downscaled, blurred grey
+frame whose level changed by more than ``noise_floor`` since the previous frame, and the region of
+that change; the mean brightness; the variance of the Laplacian (higher = sharper); a colour
+signature for the cut detector (:mod:`._cuts`).
+
+Detections:
+
+* ``motion`` per frame whose changed area is at least ``min_area``: ``[frame.time, frame.end)``,
+  evidence ``{"area": 0-1, "region": [x0, y0, x1, y1] as fractions of the frame}``. Frames whose
+  change a cut or a flash explains are not motion.
+* ``scene.cut``, instant, at the first frame of the new shot; evidence ``{"score": content change
+  0-1, "brightness_before", "brightness_after"}``.
+* ``flash``, instant, at the first bright frame; evidence ``{"brightness_jump", "brightness_before",
+  "brightness_peak", "frames": n}``.
+
+Cuts and flashes are decided a few frames late (see :mod:`._cuts`) and reported by the window being
+processed when they are decided, with their true times. Per-frame motion is reported by the window
+that owns the frame (:meth:`Window.owns`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+
+import cv2
+import numpy as np
+
+from ...align.window import Window
+from ...config.video import MotionConfig
+from ...decode.payloads import VideoFrame
+from ..base import BaseEncoder, Detection, Features
+from ._cuts import CutDetector, ShotChange, signature
+from ._frames import FrameCache, grey, normalised_box, shrink
+
+#: width of the grey frame that is differenced, and of the frame the colour signature is taken from
+_MOTION_WIDTH = 160
+_SIGNATURE_WIDTH = 96
+
+
+@dataclass
+class _FrameMotion:
+    area: float
+    region: list[float] | None
+    brightness: float
+    blur: float
+    explained: bool = False  # a cut or flash explains this frame's change
+
+
+class MotionEncoder(BaseEncoder):
+    """Frame-difference motion, scene cuts that survive flashes and fast motion, flashes.
+
+    Summary per window: ``{"motion": fraction of frames with motion, "brightness": mean grey level
+    0-255, "blur": mean variance of the Laplacian (higher = sharper), "cuts": cuts inside the
+    window}``; brightness and blur are ``None`` for a window without frames.
+    """
+
+    name = "motion"
+    modality = "video"
+    #: per-frame results are kept from the current window's start on; nothing earlier
+    lookback = Fraction(0)
+
+    def __init__(self, config: MotionConfig | None = None) -> None:
+        cv2.setNumThreads(1)
+        self.config = config or MotionConfig()
+        c = self.config
+        self._frames: FrameCache[_FrameMotion] = FrameCache()
+        self._previous: np.ndarray | None = None
+        self._cuts = CutDetector(c.cut_threshold, c.cut_ratio, c.flash_delta, c.flash_max)
+        self._cut_times: deque[Fraction] = deque()
+
+    def __call__(self, window: Window) -> Features:
+        self._frames.evict_before(window.start)
+        while self._cut_times and self._cut_times[0] < window.start:
+            self._cut_times.popleft()
+
+        rows: list[tuple[VideoFrame, _FrameMotion]] = []
+        changes: list[ShotChange] = []
+        for frame in window.frames:
+            if frame.time in self._frames:
+                rows.append((frame, self._frames[frame.time]))
+            elif self._frames.is_new(frame.time):
+                motion, sig = self._analyse(frame)
+                self._frames.put(frame.time, motion)
+                changes += self._cuts.push(frame.time, sig, motion.brightness)
+                rows.append((frame, motion))
+        if window.final:
+            changes += self._cuts.flush()
+
+        detections: list[Detection] = []
+        for change in changes:
+            for t in change.frames:
+                if t in self._frames:
+                    self._frames[t].explained = True
+            if change.kind == "scene.cut":
+                self._cut_times.append(change.time)
+                detections.append(_cut_detection(change, self.config))
+            elif change.kind == "flash":
+                detections.append(_flash_detection(change, self.config))
+
+        c = self.config
+        moving = 0
+        for frame, m in rows:
+            if m.area < c.min_area or m.explained or m.region is None:
+                continue
+            moving += 1
+            if window.owns(frame.time):
+                confidence = min(1.0, 0.5 + 0.5 * (m.area - c.min_area) / max(10 * c.min_area, 1e-3))
+                detections.append(Detection("motion", frame.time, frame.end, confidence,
+                                            evidence={"area": round(m.area, 4), "region": m.region}))
+        detections.sort(key=lambda d: (d.start, d.kind))
+        cuts = sum(1 for t in self._cut_times if window.start <= t < window.end)
+        summary = {
+            "motion": round(moving / len(rows), 4) if rows else 0.0,
+            "brightness": round(float(np.mean([m.brightness for _, m in rows])), 2) if rows else None,
+            "blur": round(float(np.mean([m.blur for _, m in rows])), 2) if rows else None,
+            "cuts": cuts,
+        }
+        return Features(self.name, self.modality, summary=summary, detections=tuple(detections))
+
+    def _analyse(self, frame: VideoFrame) -> tuple[_FrameMotion, np.ndarray]:
+        """One new frame: motion against the previous frame, brightness, sharpness, signature."""
+        full = grey(frame.image)
+        blur = float(cv2.Laplacian(full, cv2.CV_64F).var())
+        small = shrink(full, _MOTION_WIDTH)
+        brightness = float(small.mean())
+        small = cv2.GaussianBlur(small, (5, 5), 0)
+        area, region = 0.0, None
+        previous, self._previous = self._previous, small
+        if previous is not None and previous.shape == small.shape:
+            mask = cv2.absdiff(small, previous) > self.config.noise_floor
+            area = float(mask.mean())
+            if area > 0:
+                ys, xs = np.nonzero(mask)
+                h, w = mask.shape
+                region = normalised_box(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1, w, h)
+        sig = signature(shrink(frame.image, _SIGNATURE_WIDTH))
+        return _FrameMotion(area, region, brightness, blur), sig
+
+
+def _cut_detection(change: ShotChange, config: MotionConfig) -> Detection:
+    over = (change.score - config.cut_threshold) / max(1.0 - config.cut_threshold, 1e-6)
+    return Detection("scene.cut", change.time, change.time, min(1.0, 0.5 + 0.5 * max(over, 0.0)), instant=True,
+                     evidence={"score": round(change.score, 4),
+                               "brightness_before": round(change.brightness_before, 2),
+                               "brightness_after": round(change.brightness_peak, 2)})
+
+
+def _flash_detection(change: ShotChange, config: MotionConfig) -> Detection:
+    over = (change.brightness_jump - config.flash_delta) / config.flash_delta
+    return Detection("flash", change.time, change.time, min(1.0, 0.5 + 0.5 * max(over, 0.0)), instant=True,
+                     evidence={"brightness_jump": round(change.brightness_jump, 2),
+                               "brightness_before": round(change.brightness_before, 2),
+                               "brightness_peak": round(change.brightness_peak, 2),
+                               "frames": len(change.frames) - 1})

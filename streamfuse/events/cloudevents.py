@@ -1,0 +1,110 @@
+"""Events as CloudEvents 1.0 (JSON structured mode), and their JSON Schema.
+
+An event is a plain ``dict`` ready for ``json.dumps``; :func:`validate_event` checks one against the
+schema that ships in the package (``streamfuse/events/schemas/event.schema.json``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import jsonschema
+
+from ..errors import StreamfuseError
+
+Phase = Literal["start", "update", "end", "instant"]
+
+#: the event types streamfuse emits (``type`` is ``"streamfuse." + name``)
+EVENT_TYPES = (
+    "scene.cut", "motion", "person", "face", "speech", "transcript", "sound", "keyword",
+    "speaker.visible", "query.match", "flash", "silence", "damaged",
+    "source.connected", "source.lost", "frames.dropped",
+)
+DURATIVE_TYPES = frozenset({"motion", "person", "face", "speech", "sound", "speaker.visible", "silence"})
+
+
+class EventSchemaError(StreamfuseError, ValueError):
+    """An event that does not validate against the shipped schema."""
+
+
+def redact(uri: str) -> str:
+    """``rtsp://user:pass@host/x`` -> ``rtsp://***@host/x``; query values named like secrets too."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return uri
+    if not parts.scheme or not parts.netloc:
+        return uri
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = re.sub(r"(?i)((?:pass(?:word)?|token|secret|key|auth)=)[^&]*", r"\1***", parts.query)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def now_rfc3339() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def make_event(*, source_id: str, subject: str, type: str, seq: int, phase: Phase, event_id: str,
+               start: float, end: float, confidence: float, modalities: Iterable[str],
+               text: str | None = None, label: str | None = None,
+               evidence: dict[str, Any] | None = None, time: str | None = None) -> dict[str, Any]:
+    """Build one event. ``seq`` numbers the events of a source (the CloudEvents ``id`` is
+    ``"<source_id>-<seq>"``, unique per source); ``start``/``end`` are media seconds."""
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type!r}")
+    data: dict[str, Any] = {
+        "phase": phase, "event_id": event_id,
+        "start": round(float(start), 6), "end": round(float(max(end, start)), 6),
+        "confidence": round(min(max(float(confidence), 0.0), 1.0), 4),
+        "modalities": sorted(set(modalities), key=["video", "audio", "text"].index),
+        "evidence": evidence or {},
+    }
+    if text is not None:
+        data["text"] = text
+    if label is not None:
+        data["label"] = label
+    return {
+        "specversion": "1.0",
+        "id": f"{source_id}-{seq:08d}",
+        "source": f"streamfuse://{source_id}",
+        "type": f"streamfuse.{type}",
+        "time": time or now_rfc3339(),
+        "subject": redact(subject),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+def short_type(event: dict[str, Any]) -> str:
+    """``"streamfuse.speech"`` -> ``"speech"``."""
+    return event["type"].removeprefix("streamfuse.")
+
+
+@lru_cache(maxsize=1)
+def event_schema() -> dict[str, Any]:
+    text = resources.files("streamfuse.events").joinpath("schemas/event.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    schema = event_schema()
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def validate_event(event: dict[str, Any]) -> None:
+    """Raise :class:`EventSchemaError` (with the first problem) if ``event`` does not validate."""
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(event))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "event"
+        raise EventSchemaError(f"invalid event at {where}: {error.message}")

@@ -1,0 +1,143 @@
+"""The Ray runtime: the stages of :mod:`streamfuse.runtime.stages` as actors.
+
+One source actor demuxes, decodes and aligns; encoder actors (one per modality group: video,
+audio, text) encode; a fusion actor fuses; the driver is the sink (it writes the results). At most
+``max_in_flight`` windows are between the source and the sink (and as many queued at the source):
+the driver asks the source for more only when there is room, so a slow encoder holds the source back (backpressure) and
+nothing is dropped. Calls from the driver to one actor run in submission order, so every stateful
+stage sees windows in order. A stage's exception reaches the driver with its traceback; a user
+error (a bad file) comes back as the same one-line :class:`StreamfuseError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Any
+
+import ray
+
+from ..config.pipeline import PipelineConfig
+from ..decode.demux import DemuxReport
+from ..encode.registry import ENCODERS, encoder_class, enabled_encoders
+from ..errors import StageError, StreamfuseError
+from ..sources.resolve import Source
+from .local import OnWindow, _light
+from .stages import EncodeStage, FuseStage, SourceStage
+
+#: encoder groups, each one actor; keys are config keys of ``encoders``
+GROUPS = {"video": ("motion", "faces", "people"), "audio": ("vad", "loudness", "asr"), "text": ("text",)}
+#: CPU shares declared for the actors (fractional, so a 2-core machine runs them all)
+CPUS = {"source": 0.5, "video": 0.5, "audio": 0.5, "text": 0.25, "fuse": 0.25}
+
+
+class _SourceActor:
+    def __init__(self, source: Source, config: PipelineConfig) -> None:
+        self.args = (source, config)
+        self.stage: SourceStage | None = None
+
+    def open(self) -> None:
+        """Open the source (here, not in ``__init__``, so a bad file comes back as a task error)."""
+        self.stage = SourceStage(*self.args)
+        self.windows = iter(self.stage)
+
+    def next(self) -> tuple[Any, Any] | None:
+        """``(light window, ref of the full window)``, or ``None`` at the end."""
+        window = next(self.windows, None)
+        if window is None:
+            return None
+        return _light(window), ray.put(window)
+
+    def report(self) -> DemuxReport:
+        return self.stage.report
+
+
+class _EncoderActor:
+    def __init__(self, sections: list[tuple[str, Any]]) -> None:
+        self.stage = EncodeStage(encoders=[encoder_class(key)(section) for key, section in sections])
+
+    def encode(self, window) -> list:
+        return self.stage(window)
+
+    def close(self) -> None:
+        self.stage.close()
+
+
+class _FuseActor:
+    def __init__(self, config, source: Source) -> None:
+        self.stage = FuseStage(config, source)
+
+    def fuse(self, window, *groups):
+        return self.stage(window, [f for group in groups for f in group])
+
+
+def _unwrap(exc: ray.exceptions.RayTaskError, stage: str) -> Exception:
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, StreamfuseError) and not isinstance(cause, StageError):
+        return cause
+    return StageError(stage, f"{type(cause).__name__ if cause else 'error'}: {cause}", str(exc))
+
+
+class RayRuntime:
+    name = "ray"
+
+    def __init__(self, address: str | None = None, max_in_flight: int = 4, num_cpus: int | None = None) -> None:
+        self.max_in_flight = max_in_flight
+        self._owns_ray = not ray.is_initialized()
+        if self._owns_ray:
+            verbose = logging.getLogger("streamfuse").getEffectiveLevel() <= logging.INFO
+            ray.init(address=address, num_cpus=num_cpus, include_dashboard=False, log_to_driver=verbose,
+                     configure_logging=False)
+
+    def run(self, source: Source, config: PipelineConfig, on_window: OnWindow) -> DemuxReport:
+        src = ray.remote(num_cpus=CPUS["source"])(_SourceActor).remote(source, config)
+        try:
+            ray.get(src.open.remote())  # a bad input fails here, before any model is loaded
+        except ray.exceptions.RayTaskError as exc:
+            ray.kill(src)
+            raise _unwrap(exc, "source") from None
+        enabled = dict(enabled_encoders(config.encoders))
+        encoders = []
+        for group, keys in GROUPS.items():
+            sections = [(k, enabled[k]) for k in keys if k in enabled]
+            if sections:
+                encoders.append((group, ray.remote(num_cpus=CPUS[group])(_EncoderActor).remote(sections)))
+        fuse = ray.remote(num_cpus=CPUS["fuse"])(_FuseActor).remote(config.fusion, source)
+        actors = [src, fuse] + [a for _, a in encoders]
+        in_flight: deque = deque()
+        stage = "source"
+        try:
+            # keep the source busy: up to max_in_flight next() calls queued (they run in order)
+            asked = deque(src.next.remote() for _ in range(self.max_in_flight))
+            while asked:
+                stage = "source"
+                item = ray.get(asked.popleft())
+                if item is None:
+                    break
+                asked.append(src.next.remote())
+                light, ref = item
+                feats = [actor.encode.remote(ref) for _, actor in encoders]
+                in_flight.append((light, fuse.fuse.remote(ref, *feats)))
+                while len(in_flight) >= self.max_in_flight:
+                    stage = "fuse"
+                    light_done, fused_ref = in_flight.popleft()
+                    on_window(light_done, ray.get(fused_ref))
+            while in_flight:
+                stage = "fuse"
+                light_done, fused_ref = in_flight.popleft()
+                on_window(light_done, ray.get(fused_ref))
+            report = ray.get(src.report.remote())
+            ray.get([actor.close.remote() for _, actor in encoders])
+            return report
+        except ray.exceptions.RayTaskError as exc:
+            raise _unwrap(exc, stage) from None
+        finally:
+            for actor in actors:
+                ray.kill(actor)
+
+    def close(self) -> None:
+        if self._owns_ray and ray.is_initialized():
+            ray.shutdown()
+
+
+__all__ = ["RayRuntime", "GROUPS", "ENCODERS"]

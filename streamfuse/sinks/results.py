@@ -1,0 +1,100 @@
+"""Per-input results of ``analyze``, written atomically.
+
+Everything goes into a hidden temporary folder beside the final one; ``commit`` writes the sorted
+events, the transcript and a summary, syncs them, and renames the folder into place. After a crash
+a result folder is either complete or absent, never half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Iterable
+
+import pysubs2
+
+from ..decode.payloads import TextSegment
+from ..events.cloudevents import validate_event
+
+RESULT_FILES = ("events.jsonl", "windows.jsonl", "transcript.vtt", "summary.json")
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+class ResultWriter:
+    """Collects one input's windows, events and transcript; ``commit()`` publishes them."""
+
+    def __init__(self, out_root: str | os.PathLike[str], name: str, *, validate: bool = True) -> None:
+        self.root = Path(out_root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.final = self.root / name
+        self.tmp = self.root / f".{name}.partial-{uuid.uuid4().hex[:8]}"
+        self.tmp.mkdir()
+        self._windows = open(self.tmp / "windows.jsonl", "w", encoding="utf-8")
+        self.events: list[dict[str, Any]] = []
+        self.transcript: list[TextSegment] = []
+        self.windows = 0
+        self.validate = validate
+
+    def add_window(self, record: dict[str, Any]) -> None:
+        self._windows.write(_dump(record) + "\n")
+        self.windows += 1
+
+    def add_events(self, events: Iterable[dict[str, Any]]) -> None:
+        for event in events:
+            if self.validate:
+                validate_event(event)
+            self.events.append(event)
+
+    def add_transcript(self, segments: Iterable[TextSegment]) -> None:
+        self.transcript.extend(segments)
+
+    def commit(self, summary: dict[str, Any]) -> Path:
+        self._windows.close()
+        # ordered by media start time; ties keep emission order (start, update, end of a series)
+        ordered = sorted(self.events, key=lambda e: e["data"]["start"])
+        with open(self.tmp / "events.jsonl", "w", encoding="utf-8") as fh:
+            for event in ordered:
+                fh.write(_dump(event) + "\n")
+        self._write_vtt(self.tmp / "transcript.vtt")
+        (self.tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        for name in RESULT_FILES:
+            _fsync_file(self.tmp / name)
+        old = None
+        if self.final.exists():
+            old = self.root / f".{self.final.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(self.final, old)
+        os.replace(self.tmp, self.final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.final
+
+    def abort(self) -> None:
+        """Remove everything written so far (the final folder, if any, is left as it was)."""
+        try:
+            self._windows.close()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _write_vtt(self, path: Path) -> None:
+        subs = pysubs2.SSAFile()
+        seen = set()
+        for seg in sorted(self.transcript, key=lambda s: (s.start, s.end)):
+            key = (seg.start, seg.end, seg.text)
+            if key in seen or not seg.text.strip():
+                continue
+            seen.add(key)
+            start_ms = int(round(seg.start * 1000))
+            end_ms = max(int(round(seg.end * 1000)), start_ms + 1)
+            subs.append(pysubs2.SSAEvent(start=start_ms, end=end_ms, text=seg.text.replace("\n", " ")))
+        path.write_text(subs.to_string("vtt") if len(subs) else "WEBVTT\n\n", encoding="utf-8")
