@@ -85,13 +85,17 @@ class DemuxReport:
         return dict(self.__dict__)
 
 
-def open_container(source: Source, timeout: float = 15.0) -> av.container.InputContainer:
-    """Open ``source`` with PyAV, turning FFmpeg's errors into one-line user errors."""
-    options = {}
+def open_container(source: Source, timeout: float = 15.0, options: dict[str, str] | None = None,
+                   format: str | None = None) -> av.container.InputContainer:
+    """Open ``source`` with PyAV, turning FFmpeg's errors into one-line user errors.
+
+    ``options`` are FFmpeg format/protocol options (e.g. low-latency flags for live feeds)."""
+    opts: dict[str, str] = {}
     if "://" in source.uri:
-        options = {"rw_timeout": str(int(timeout * 1_000_000)), "reconnect": "0"}
+        opts = {"rw_timeout": str(int(timeout * 1_000_000))}
+    opts.update(options or {})
     try:
-        return av.open(source.uri, mode="r", options=options, timeout=(timeout, timeout))
+        return av.open(source.uri, mode="r", format=format, options=opts, timeout=(timeout, timeout))
     except FileNotFoundError:
         raise SourceNotFoundError(f"{source.display}: no such file") from None
     except PermissionError:
@@ -125,8 +129,11 @@ def _output_size(width: int, height: int, sar: Fraction | None, config: DecodeCo
 class Demuxer:
     """Iterate the timed items of one source. One pass over the container for all streams."""
 
-    def __init__(self, source: Source, config: DecodeConfig, *, open_timeout: float = 15.0) -> None:
+    def __init__(self, source: Source, config: DecodeConfig, *, open_timeout: float = 15.0,
+                 options: dict[str, str] | None = None, format: str | None = None) -> None:
         self.source = source
+        self._options = options
+        self._format = format
         self.config = config
         self.report = DemuxReport()
         self._open_timeout = open_timeout
@@ -157,7 +164,7 @@ class Demuxer:
     def open(self) -> None:
         """Open the source now (errors surface here, before any model is loaded)."""
         if self._container is None:
-            self._container = open_container(self.source, self._open_timeout)
+            self._container = open_container(self.source, self._open_timeout, self._options, self._format)
 
     def __iter__(self) -> Iterator[Item]:
         self.open()

@@ -21,9 +21,11 @@ from .media import (
     make_vfr_clip,
     make_video_only_clip,
 )
+from .factory import ClipFactory
 from .truth import Cue, Truth
 
 __all__ = [
+    "ClipFactory",
     "Cue",
     "Truth",
     "make_audio_only_clip",

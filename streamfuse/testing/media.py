@@ -32,7 +32,7 @@ from .media_av import VIDEO_TIME_BASES, AudioTrack, VideoTrack, format_for, quan
 from .truth import Cue, Span, Truth
 
 SMALL = (160, 120)
-_DECODER_NAMES = {"libx264": "h264", "libopus": "opus"}
+_DECODER_NAMES = {"libx264": "h264", "libopus": "opus", "subrip": "srt"}
 _AUDIO_CODECS = {"wav": "pcm_s16le", "flac": "flac", "ogg": "libopus", "mp4": "aac", "matroska": "aac"}
 _DARK, _WHITE = (40, 40, 40), (255, 255, 255)
 Render = Callable[[int, Fraction], np.ndarray]
@@ -83,9 +83,10 @@ def _samples(t: Fraction, rate: int) -> int:
 
 
 def _tone(x: np.ndarray, a: int, b: int, freq: float, rate: int, level: float = 0.5) -> None:
-    """Write a sine of ``freq`` Hz with a sharp onset into samples ``[a, b)`` of ``x``."""
+    """Write ``freq`` Hz into samples ``[a, b)`` of ``x``, in cosine phase: sample ``a`` is the first
+    non-zero one (``level``), so the onset is sharp and exact."""
     b = min(b, len(x))
-    x[a:b] = level * np.sin(2 * np.pi * freq * np.arange(b - a) / rate)
+    x[a:b] = level * np.cos(2 * np.pi * freq * np.arange(b - a) / rate)
 
 
 def _frames(n: int, pts: Callable[[int], int], render: Render, time_base: Fraction) -> Iterator[tuple[int, np.ndarray]]:
@@ -176,7 +177,7 @@ def make_sample_clip(path: str | Path, duration: Number = 8.0) -> Truth:
     return Truth(
         **_video_truth(path, fmt, track, times, d, fps=fps), **_audio_truth(atrack),
         cut_times=(at(cut),), tone_spans=tuple((at(a), at(b)) for a, b in tones), cues=cues,
-        subtitle_codec="subrip",
+        subtitle_codec=_DECODER_NAMES["subrip"],
     )  # fmt: skip
 
 
@@ -534,7 +535,8 @@ def make_subtitled_clip(
         for c in cues:
             subs.append(pysubs2.SSAEvent(start=int(c.start * 1000), end=int(c.end * 1000), text=c.text.replace("\n", "\\N")))
         subs.save(str(side), format_=sidecar)
-    return Truth(**_video_truth(path, fmt, track, times, d, fps=Fraction(25)), cues=cues, subtitle_codec=codec, sidecar=side)
+    return Truth(**_video_truth(path, fmt, track, times, d, fps=Fraction(25)), cues=cues,
+                 subtitle_codec=_DECODER_NAMES.get(codec, codec) if codec else None, sidecar=side)  # fmt: skip
 
 
 # ---------------------------------------------------------------- perception

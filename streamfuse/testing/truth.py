@@ -48,7 +48,8 @@ class Truth:
     """
 
     path: Path
-    #: FFmpeg muxer name ("matroska", "mp4", "mpegts", "wav", ...); None when the file is not media
+    #: FFmpeg muxer name ("matroska", "mp4", "mpegts", "wav", ...); None when the file is not media.
+    #: Codec names below are those a plain PyAV decode reports (``stream.codec.name``).
     container: str | None
     #: length of the content from ``start``: end of the last frame or of the last sample
     duration: Fraction
@@ -71,7 +72,7 @@ class Truth:
     tone_spans: tuple[Span, ...] = ()
     shape_spans: tuple[Span, ...] = ()
     cues: tuple[Cue, ...] = ()
-    #: FFmpeg encoder of the embedded subtitle stream ("subrip", "mov_text", ...); None if none
+    #: codec of the embedded subtitle stream as PyAV names it ("srt" in .mkv, "mov_text" in .mp4)
     subtitle_codec: str | None = None
     sidecar: Path | None = None
     damaged: tuple[Span, ...] = ()

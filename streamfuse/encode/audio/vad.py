@@ -11,7 +11,7 @@ import torch
 
 from ...align.window import Window
 from ...config.audio import VadConfig
-from ...timebase import SAMPLE_RATE
+from ...timebase import SAMPLE_RATE, seconds_to_samples
 from ..base import BaseEncoder, Detection, Features
 from ._feed import BlockFeed, StreamTracker
 from ._silero import CHUNK, SileroStream
@@ -164,8 +164,7 @@ class VadEncoder(BaseEncoder):
         if window.final:
             self._speech.extend(self._runs.finish())
         else:
-            own_end = clip.start + round((window.own_end - window.start) * SAMPLE_RATE)
-            self._speech.extend(self._runs.force(-(-own_end // CHUNK)))
+            self._speech.extend(self._runs.force(-(-seconds_to_samples(window.own_end) // CHUNK)))
         self._drop_before(clip.start // CHUNK)
         return self._report(clip.start, clip.end, clip.valid_mask())
 

@@ -29,40 +29,42 @@ import numpy as np
 
 #: bins of the HSV histogram (hue, saturation, value)
 _BINS = (16, 4, 4)
-_RANGES = (0, 180, 0, 256, 0, 256)
+_NBINS = _BINS[0] * _BINS[1] * _BINS[2]
+
+
+def _smoothing_matrix() -> np.ndarray:
+    """``hist @ M`` blurs a flattened histogram by [1/4, 1/2, 1/4] along each axis (hue wraps)."""
+    eye = np.eye(_NBINS, dtype=np.float32).reshape(_NBINS, *_BINS)
+    out = 0.5 * eye + 0.25 * (np.roll(eye, 1, axis=1) + np.roll(eye, -1, axis=1))
+    for axis in (2, 3):
+        n = out.shape[axis]
+        padded = np.pad(out, [(1, 1) if a == axis else (0, 0) for a in range(4)])
+        out = (0.25 * padded.take(range(0, n), axis=axis) + 0.5 * padded.take(range(1, n + 1), axis=axis)
+               + 0.25 * padded.take(range(2, n + 2), axis=axis))
+    return out.reshape(_NBINS, _NBINS).astype(np.float32)
+
+
+_SMOOTH = _smoothing_matrix()
 
 
 def signature(small_rgb: np.ndarray) -> np.ndarray:
     """The content signature of a (downscaled) RGB frame: its global and 2x2-grid HSV histograms.
 
-    Row 0 is the whole frame's histogram, rows 1-4 the quadrants'; each row sums to 1. Each
-    histogram is smoothed across neighbouring bins (hue wraps around), so a uniform area whose level
-    drifts over a bin edge (auto exposure on grey asphalt) does not look like new content.
+    Row 0 is the whole frame's histogram, rows 1-4 the quadrants'; each row sums to 1 (an empty
+    quadrant of a one-pixel-high frame repeats the whole frame's). Each histogram is smoothed across neighbouring
+    bins (hue wraps around), so a uniform area whose level drifts over a bin edge (auto exposure on
+    grey asphalt) does not look like new content.
     """
     hsv = cv2.cvtColor(small_rgb, cv2.COLOR_RGB2HSV)
     h, w = hsv.shape[:2]
-    parts = [hsv]
-    if h >= 2 and w >= 2:
-        parts += [hsv[: h // 2, : w // 2], hsv[: h // 2, w // 2:], hsv[h // 2:, : w // 2], hsv[h // 2:, w // 2:]]
-    else:
-        parts += [hsv] * 4
-    rows = []
-    for part in parts:
-        hist = cv2.calcHist([np.ascontiguousarray(part)], [0, 1, 2], None, list(_BINS), list(_RANGES))
-        hist = _smooth(hist.reshape(_BINS)).ravel()
-        rows.append(hist / max(float(hist.sum()), 1e-12))
-    return np.asarray(rows, dtype=np.float32)
-
-
-def _smooth(hist: np.ndarray) -> np.ndarray:
-    """A [1/4, 1/2, 1/4] blur along each histogram axis; hue (axis 0) is circular."""
-    hist = 0.5 * hist + 0.25 * (np.roll(hist, 1, axis=0) + np.roll(hist, -1, axis=0))
-    for axis in (1, 2):
-        padded = np.pad(hist, [(1, 1) if a == axis else (0, 0) for a in range(3)])
-        n = hist.shape[axis]
-        hist = (0.25 * np.take(padded, range(0, n), axis=axis) + 0.5 * np.take(padded, range(1, n + 1), axis=axis)
-                + 0.25 * np.take(padded, range(2, n + 2), axis=axis))
-    return hist
+    index = ((hsv[..., 0].astype(np.int32) * _BINS[0] // 180) * (_BINS[1] * _BINS[2])
+             + (hsv[..., 1] >> 6).astype(np.int32) * _BINS[2] + (hsv[..., 2] >> 6).astype(np.int32))
+    quadrant = (np.arange(h)[:, None] >= h / 2).astype(np.int32) * 2 + (np.arange(w)[None, :] >= w / 2)
+    counts = np.bincount((quadrant * _NBINS + index).ravel(), minlength=4 * _NBINS).reshape(4, _NBINS)
+    rows = np.vstack([counts.sum(axis=0, keepdims=True), counts]).astype(np.float32) @ _SMOOTH
+    rows /= rows.sum(axis=1, keepdims=True).clip(min=1e-12)
+    rows[1:][counts.sum(axis=1) == 0] = rows[0]  # an empty quadrant (a frame 1 pixel high) is the whole
+    return rows
 
 
 def _hellinger(a: np.ndarray, b: np.ndarray) -> np.ndarray:

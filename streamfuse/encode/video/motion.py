@@ -38,7 +38,7 @@ from ._frames import FrameCache, grey, normalised_box, shrink
 
 #: width of the grey frame that is differenced, and of the frame the colour signature is taken from
 _MOTION_WIDTH = 160
-_SIGNATURE_WIDTH = 96
+_SIGNATURE_WIDTH = 80
 
 
 @dataclass
@@ -124,7 +124,7 @@ class MotionEncoder(BaseEncoder):
     def _analyse(self, frame: VideoFrame) -> tuple[_FrameMotion, np.ndarray]:
         """One new frame: motion against the previous frame, brightness, sharpness, signature."""
         full = grey(frame.image)
-        blur = float(cv2.Laplacian(full, cv2.CV_64F).var())
+        blur = float(cv2.meanStdDev(cv2.Laplacian(full, cv2.CV_16S))[1][0, 0] ** 2)
         small = shrink(full, _MOTION_WIDTH)
         brightness = float(small.mean())
         small = cv2.GaussianBlur(small, (5, 5), 0)

