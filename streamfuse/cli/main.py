@@ -110,6 +110,8 @@ def cmd_analyze(args) -> int:
                   f"({s['speed']}x), {s['windows']} windows; events: {events}")
             print(f"  results: {r.folder}")
         if r.error:
+            if r.traceback and (args.debug or args.verbose):
+                print(r.traceback, file=sys.stderr)
             print(f"streamfuse: error: {r.error}", file=sys.stderr)
         code = max(code, r.exit_code)
     return code

@@ -26,8 +26,10 @@ class AsrConfig(Section):
     cpu_threads: int = bounded(2, 1, 64, doc="CPU threads for Whisper")
     vad_threshold: float = bounded(0.5, 0.0, 1.0, lo_open=True,
                                    doc="speech probability that opens an utterance")
-    min_silence: float = bounded(0.8, 0.1, 10.0, doc="seconds of silence that end an utterance")
-    speech_pad: float = bounded(0.3, 0.0, 2.0, doc="seconds of audio kept before and after the speech")
+    min_silence: float = bounded(1.5, 0.1, 10.0,
+                                 doc="seconds of silence that end an utterance (longer utterances transcribe "
+                                     "better and faster, and arrive later)")
+    speech_pad: float = bounded(0.4, 0.0, 2.0, doc="seconds of audio kept before and after the speech")
     min_speech: float = bounded(0.25, 0.0, 10.0, doc="utterances with less speech than this are not transcribed")
     max_utterance: float = bounded(20.0, 2.0, 28.0,
                                    doc="seconds; a longer utterance is cut, at its quietest moment late in it")

@@ -144,7 +144,7 @@ class FusionStage:
                           evidence=evidence, time=self._clock() if self._clock else None)
 
     def _instant(self, det: Detection, modalities: Iterable[str]) -> dict[str, Any]:
-        event_id = f"{self.source_id}-{det.kind}-{self.seq + 1}"
+        event_id = f"{self.source_id}-{det.kind}-e{self.seq + 1}"
         return self._event(det.kind, "instant", event_id, det.start, det.end, det.confidence, modalities,
                            text=det.text, label=det.label, evidence=_json_safe(det.evidence))
 

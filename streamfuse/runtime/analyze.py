@@ -29,6 +29,7 @@ class SourceResult:
     folder: Path | None = None
     error: str | None = None
     exit_code: int = 0
+    traceback: str = ""  # a failed stage's traceback, from the worker that raised
     summary: dict[str, Any] = field(default_factory=dict)
 
 
@@ -68,7 +69,8 @@ def analyze_source(source: Source, config: PipelineConfig, runtime, out_dir: str
     except StreamfuseError as exc:
         writer.abort()
         bar.close()
-        return SourceResult(source, False, error=str(exc), exit_code=exc.exit_code)
+        return SourceResult(source, False, error=str(exc), exit_code=exc.exit_code,
+                            traceback=getattr(exc, "traceback_text", ""))
     except BaseException:
         writer.abort()
         bar.close()

@@ -53,8 +53,8 @@ class _SourceActor:
 
 
 class _EncoderActor:
-    def __init__(self, sections: list[tuple[str, Any]]) -> None:
-        self.stage = EncodeStage(encoders=[encoder_class(key)(section) for key, section in sections])
+    def __init__(self, specs: list[tuple[type, Any]]) -> None:
+        self.stage = EncodeStage(encoders=[cls(section) for cls, section in specs])
 
     def encode(self, window) -> list:
         return self.stage(window)
@@ -99,9 +99,10 @@ class RayRuntime:
         enabled = dict(enabled_encoders(config.encoders))
         encoders = []
         for group, keys in GROUPS.items():
-            sections = [(k, enabled[k]) for k in keys if k in enabled]
-            if sections:
-                encoders.append((group, ray.remote(num_cpus=CPUS[group])(_EncoderActor).remote(sections)))
+            # classes are resolved here, on the driver, so the driver's registry is the one that counts
+            specs = [(encoder_class(k), enabled[k]) for k in keys if k in enabled]
+            if specs:
+                encoders.append((group, ray.remote(num_cpus=CPUS[group])(_EncoderActor).remote(specs)))
         fuse = ray.remote(num_cpus=CPUS["fuse"])(_FuseActor).remote(config.fusion, source)
         actors = [src, fuse] + [a for _, a in encoders]
         in_flight: deque = deque()
@@ -116,16 +117,12 @@ class RayRuntime:
                     break
                 asked.append(src.next.remote())
                 light, ref = item
-                feats = [actor.encode.remote(ref) for _, actor in encoders]
-                in_flight.append((light, fuse.fuse.remote(ref, *feats)))
+                feats = {group: actor.encode.remote(ref) for group, actor in encoders}
+                in_flight.append((light, feats, fuse.fuse.remote(ref, *feats.values())))
                 while len(in_flight) >= self.max_in_flight:
-                    stage = "fuse"
-                    light_done, fused_ref = in_flight.popleft()
-                    on_window(light_done, ray.get(fused_ref))
+                    stage = self._deliver(in_flight.popleft(), on_window)
             while in_flight:
-                stage = "fuse"
-                light_done, fused_ref = in_flight.popleft()
-                on_window(light_done, ray.get(fused_ref))
+                stage = self._deliver(in_flight.popleft(), on_window)
             report = ray.get(src.report.remote())
             ray.get([actor.close.remote() for _, actor in encoders])
             return report
@@ -134,6 +131,21 @@ class RayRuntime:
         finally:
             for actor in actors:
                 ray.kill(actor)
+
+    @staticmethod
+    def _deliver(entry, on_window: OnWindow) -> str:
+        light, feats, fused_ref = entry
+        try:
+            fused = ray.get(fused_ref)
+        except ray.exceptions.RayTaskError as exc:
+            for group, ref in feats.items():  # name the stage that really failed
+                try:
+                    ray.get(ref)
+                except ray.exceptions.RayTaskError as inner:
+                    raise _unwrap(inner, f"encode/{group}") from None
+            raise _unwrap(exc, "fuse") from None
+        on_window(light, fused)
+        return "source"
 
     def close(self) -> None:
         if self._owns_ray and ray.is_initialized():

@@ -12,6 +12,8 @@ import json
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ._delivery import TransportError
 
@@ -37,7 +39,8 @@ class RedisStreamTransport:
     def connect(self, timeout: float) -> None:
         if self._redis is None:
             self._redis = redis.Redis(**self._connection, socket_connect_timeout=timeout,
-                                      socket_timeout=timeout, health_check_interval=15)
+                                      socket_timeout=timeout, health_check_interval=15,
+                                      retry=Retry(NoBackoff(), 0))  # the delivery thread retries
         try:
             self._redis.ping()
         except redis.exceptions.AuthenticationError as exc:

@@ -31,6 +31,8 @@ VIDEO_TIME_BASES = {"matroska": Fraction(1, 1000), "mp4": Fraction(1, 90000),
 
 #: muxers that do not record the audio encoder's priming samples, so a decoder outputs them
 _KEEPS_PRIMING = {"mpegts"}
+#: muxers that shift every stream when a DTS is negative, as B-frames make it from pts 0
+_SHIFTS_NEGATIVE_DTS = {"mpegts"}
 
 #: a minimal ASS header; FFmpeg's text subtitle encoders need one to open
 _ASS_HEADER = (
@@ -137,10 +139,20 @@ def write_clip(
     subtitle_codec: str | None = None,
     container_options: dict[str, str] | None = None,
 ) -> None:
-    """Encode and mux the tracks into ``path`` with the ``fmt`` muxer, interleaved by time."""
-    cues = sorted(cues, key=lambda c: c.start)
+    """Encode and mux the tracks into ``path`` with the ``fmt`` muxer, interleaved by time.
+
+    A failure removes the half-written file.
+    """
+    try:
+        _write(Path(path), fmt, video, audio, sorted(cues, key=lambda c: c.start), subtitle_codec, container_options)
+    except BaseException:
+        Path(path).unlink(missing_ok=True)
+        raise
+
+
+def _write(path, fmt, video, audio, cues, subtitle_codec, container_options) -> None:
     with av.open(str(path), "w", format=fmt, options=container_options or {}) as out:
-        vstream = _add_video(out, video) if video is not None else None
+        vstream = _add_video(out, video, no_b_frames=fmt in _SHIFTS_NEGATIVE_DTS) if video is not None else None
         astream = out.add_stream(audio.codec, rate=audio.sample_rate, layout="mono") if audio else None
         sstream = None
         if subtitle_codec is not None:
@@ -180,8 +192,9 @@ def write_clip(
             out.mux(astream.encode(None))
 
 
-def _add_video(out: av.container.OutputContainer, video: VideoTrack) -> av.VideoStream:
-    stream = out.add_stream(video.codec, rate=video.rate, options=dict(video.options))
+def _add_video(out: av.container.OutputContainer, video: VideoTrack, no_b_frames: bool) -> av.VideoStream:
+    options = dict(video.options, **({"bf": "0"} if no_b_frames else {}))
+    stream = out.add_stream(video.codec, rate=video.rate, options=options)
     stream.width, stream.height, stream.pix_fmt = video.width, video.height, video.pix_fmt
     stream.time_base = stream.codec_context.time_base = video.time_base
     if video.gop is not None:

@@ -31,13 +31,15 @@ class Truth:
     until the next one, the last until ``duration``.
 
     Audio: the decoded stream's first sample is at ``audio_start`` and sample ``i`` at
-    ``audio_start + i / sample_rate`` (see :meth:`sample_index`). That holds to the sample when
-    ``audio_exact`` is true, which is the case for PCM and FLAC anywhere, and for AAC and Opus in
-    Matroska, Ogg and MP4 starting at 0, because those containers record the encoder's priming
-    samples and FFmpeg trims them on decode. In MPEG-TS the priming samples (1024 for AAC) are
-    decoded as leading near-silence; the generators place them at ``[audio_start, audio_start +
-    priming)`` so content times still hold exactly. Lossy codecs smear a sharp onset by a few
-    milliseconds of pre-echo, so detect onsets by correlation or with a tolerance of ~10 ms.
+    ``audio_start + i / sample_rate`` (see :meth:`sample_index`), to the sample, in every clip
+    here: PCM and FLAC are exact anywhere, and AAC and Opus are in Matroska, Ogg, and MP4 starting
+    at 0, because those containers record the encoder's priming samples and FFmpeg trims them on
+    decode. In MPEG-TS the priming samples (1024 for AAC) are decoded as leading near-silence; the
+    generators place them at ``[audio_start, audio_start + priming)`` so content times still hold
+    exactly. Lossy codecs smear a sharp onset by a few
+    milliseconds of pre-echo, so detect onsets by correlation or with a tolerance of ~10 ms, and
+    their decoded stream may run past ``audio_end`` by up to two codec frames of near-silence
+    (the encoder pads its last frame).
 
     Events: ``flash_times`` are the times of the first bright frame of each flash (exact frame
     times); ``beep_times`` the exact onset of each beep's first sample; ``cut_times`` the time of
@@ -65,7 +67,6 @@ class Truth:
     channels: int | None = None
     audio_start: Fraction | None = None
     audio_end: Fraction | None = None
-    audio_exact: bool = False
     flash_times: tuple[Fraction, ...] = ()
     beep_times: tuple[Fraction, ...] = ()
     cut_times: tuple[Fraction, ...] = ()

@@ -127,7 +127,7 @@ def test_av_sync_clip_flashes_and_beeps_at_the_same_exact_times(clips, suffix, c
     frames = video(truth)
     assert rel(truth, frames) == list(truth.frame_times)
     lit = [t for t, b in zip(truth.frame_times, brightness(frames)) if b > 200]
-    assert lit == list(truth.flash_times) and len(lit) == 9
+    assert lit == list(truth.flash_times) and len(lit) == 8
     assert all(b < 60 for b in brightness(frames) if b <= 200)
     assert truth.flash_times[0] == Fraction(9, 25)  # 0.35 s moved to the nearest frame
 
@@ -168,21 +168,21 @@ def test_delayed_audio_clip_audio_first_pts_is_the_delay(clips):
         assert c.streams.audio[0].start_time * c.streams.audio[0].time_base == Fraction(1, 2)
     start, x, rate = audio(truth)
     assert start == Fraction(1, 2)
-    assert len(x) == (truth.audio_end - truth.audio_start) * rate
+    assert 0 <= len(x) - (truth.audio_end - truth.audio_start) * rate <= 2048  # AAC pads its last frame
     expected = [truth.sample_index(t) for t in truth.beep_times]
     assert [beep_at(x, rate, i) for i in expected] == pytest.approx(expected, abs=2)
     frames = video(truth)
     assert [t for t, b in zip(rel(truth, frames), brightness(frames)) if b > 200] == list(truth.flash_times) == [1, 2]
 
 
-@pytest.mark.parametrize("suffix", [".ts", ".mkv"])
-def test_nonzero_start_clip_starts_at_ten_seconds(clips, suffix):
-    truth = clips(make_nonzero_start_clip, suffix)
-    assert truth.start == 10
+@pytest.mark.parametrize(("suffix", "start"), [(".ts", 10), (".mkv", 10), (".ts", 0)])
+def test_nonzero_start_clip_starts_at_ten_seconds(clips, suffix, start):
+    truth = clips(make_nonzero_start_clip, suffix, start=start)
+    assert truth.start == start
     with av.open(str(truth.path)) as c:
-        assert c.start_time == 10_000_000  # microseconds
+        assert c.start_time == start * 1_000_000  # microseconds
     frames = video(truth)
-    assert frames[0][0] == 10 and rel(truth, frames) == list(truth.frame_times)
+    assert frames[0][0] == start and rel(truth, frames) == list(truth.frame_times)
     assert [t for t, b in zip(rel(truth, frames), brightness(frames)) if b > 200] == list(truth.flash_times)
     start, x, rate = audio(truth)
     assert start - truth.start == truth.audio_start == 0
@@ -209,9 +209,9 @@ def test_audio_only_clip_formats_have_beeps_at_exact_samples(clips, suffix, code
     with av.open(str(truth.path)) as c:
         assert len(c.streams.video) == 0 and c.streams.audio[0].codec.name == truth.audio_codec == codec
     start, x, rate = audio(truth)
-    assert start == 0 and rate == truth.sample_rate == 16000
+    assert start == 0 and rate == truth.sample_rate == (48000 if codec == "opus" else 16000)
     expected = [truth.sample_index(t) for t in truth.beep_times]
-    assert expected == [8000, 24000]
+    assert expected == [rate // 2, rate * 3 // 2]
     if lossless:
         assert exact_onsets(x) == expected
     else:
@@ -363,7 +363,7 @@ def test_truth_is_frozen_and_sample_index_is_exact(clips):
     truth = clips(make_delayed_audio_clip, ".mkv")
     assert truth.sample_index(Fraction(1)) == 22050
     with pytest.raises(ValueError, match="not on a sample"):
-        truth.sample_index(Fraction(1, 3))
+        truth.sample_index(Fraction(1001, 1000))
     with pytest.raises(AttributeError):
         truth.start = Fraction(1)  # type: ignore[misc]
 
@@ -373,7 +373,7 @@ def test_generators_reject_unsupported_paths_and_parameters(tmp_path):
         make_sample_clip(tmp_path / "x.mp4")
     with pytest.raises(ValueError, match="suffixes"):
         make_beep_clip(tmp_path / "x.mp3")
-    with pytest.raises(ValueError, match="milliseconds"):
+    with pytest.raises(ValueError, match="0.01 s"):
         make_delayed_audio_clip(tmp_path / "x.mkv", audio_delay=1 / 3)
     with pytest.raises(ValueError, match="keep"):
         make_truncated_clip(tmp_path / "x.mkv", keep=1.5)

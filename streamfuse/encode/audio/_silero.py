@@ -3,7 +3,7 @@
 silero's stateful model (``model(chunk, 16000)``) handles one chunk per call: a 64-sample context
 from the previous chunk, an STFT and a convolutional encoder per chunk, then an LSTM cell carried from
 chunk to chunk. Only the LSTM is sequential, so this runs the same layers of the same bundled model
-with the per-chunk parts batched, about 5x faster; it gives the stateful model's probabilities to
+with the per-chunk parts batched, several times faster; it gives the stateful model's probabilities to
 within 1e-5 (``tests/encode/test_audio_encoders.py`` checks it against silero's own loop).
 """
 

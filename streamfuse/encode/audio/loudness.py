@@ -28,6 +28,11 @@ _TIMING_BELOW_DB = 20.0   # ...where it crosses halfway from the background, or 
 _BRIDGE_FRAMES = 3        # dips of up to 30 ms do not end a sustained sound
 _MOMENTARY_TICKS = 160    # EBU R128 momentary loudness: 400 ms blocks...
 _MOMENTARY_STEP = 40      # ...every 100 ms
+_FULL_SCALE = 0.999       # a sample this close to full scale (0.01 dB) counts as clipped
+
+
+def _round(db: float | None) -> float | None:
+    return None if db is None else round(db, 2) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 @dataclass
@@ -82,8 +87,8 @@ class LoudnessEncoder(BaseEncoder):
 
     Summary: ``dbfs`` (RMS level of the window's real samples), ``peak_dbfs``, ``lufs`` (K-weighted
     loudness of the window, BS.1770 / EBU R128 filters, ungated), ``lufs_max`` (the loudest 400 ms
-    EBU momentary block in the window, blocks every 100 ms), ``clipped`` (fraction of real samples at
-    or beyond full scale) and ``silence`` (``dbfs`` below ``silence_dbfs``). Levels have a floor of
+    EBU momentary block in the window, blocks every 100 ms), ``clipped`` (fraction of real samples
+    within 0.01 dB of full scale or beyond) and ``silence`` (``dbfs`` below ``silence_dbfs``). Levels have a floor of
     :data:`FLOOR_DB` (-120): digital silence reads -120, never -inf or NaN. With no real audio in the
     window, the levels and ``silence`` are ``None``.
 
@@ -268,10 +273,9 @@ class LoudnessEncoder(BaseEncoder):
             blocks = [slice(i, i + _MOMENTARY_TICKS)
                       for i in range(0, max(len(kw) - _MOMENTARY_TICKS, 0) + 1, _MOMENTARY_STEP)]
             loudest = max(float(lufs(kw[b].sum() / count[b].sum())) for b in blocks if count[b].sum())
-        return {"dbfs": round(dbfs, 2), "peak_dbfs": round(float(power_db(peak * peak)), 2),
-                "lufs": None if loud is None else round(loud, 2),
-                "lufs_max": None if loudest is None else round(loudest, 2),
-                "clipped": round(float(np.mean(np.abs(real) >= 1.0)), 4),
+        return {"dbfs": _round(dbfs), "peak_dbfs": _round(float(power_db(peak * peak))),
+                "lufs": _round(loud), "lufs_max": _round(loudest),
+                "clipped": round(float(np.mean(np.abs(real) >= _FULL_SCALE)), 4),
                 "silence": dbfs < self.config.silence_dbfs}
 
     def _detections(self, s0: int, s1: int) -> tuple[Detection, ...]:

@@ -114,7 +114,8 @@ class VadEncoder(BaseEncoder):
     of the window comes decided in the next one). The final window decides everything.
 
     Detections: ``kind="speech"``, one per contiguous speech run inside the window, clipped to the
-    window, ``confidence`` the run's mean probability, ``evidence`` ``{"max_prob": ...}``. Summary:
+    window, ``confidence`` the run's mean probability, ``evidence`` ``{"max_prob": ..., "continues": ...}``
+    (``continues``: the run reaches the end of what this window decided and may go on). Summary:
     ``speech_ratio`` (speech fraction of the window's real, decided audio; ``None`` with no real
     audio) and ``speech`` (any speech run). Missing samples are never speech; a chunk more than half
     missing is not given to the model, and the model restarts after it.
@@ -166,7 +167,7 @@ class VadEncoder(BaseEncoder):
         else:
             self._speech.extend(self._runs.force(-(-seconds_to_samples(window.own_end) // CHUNK)))
         self._drop_before(clip.start // CHUNK)
-        return self._report(clip.start, clip.end, clip.valid_mask())
+        return self._report(clip.start, clip.end, clip.valid_mask(), window.final)
 
     def _compute(self, chunks: np.ndarray, real: np.ndarray) -> None:
         fed = real * 2 >= CHUNK
@@ -192,7 +193,7 @@ class VadEncoder(BaseEncoder):
             self._speech.popleft()
             self._base += 1
 
-    def _report(self, s0: int, s1: int, valid: np.ndarray) -> Features:
+    def _report(self, s0: int, s1: int, valid: np.ndarray, final: bool) -> Features:
         first = max(s0 // CHUNK, self._base)
         stop = min(-(-s1 // CHUNK), self._base + len(self._speech))  # decided chunks only
         speech = np.zeros(s1 - s0, dtype=bool)
@@ -208,9 +209,11 @@ class VadEncoder(BaseEncoder):
             probs = [self._probs[k - self._base] for k in range(c, d)]
             a, b = max(c * CHUNK, s0), min(d * CHUNK, s1)
             speech[a - s0:b - s0] = True
+            after = self._speech[d - self._base] if d - self._base < len(self._speech) else None
             detections.append(Detection("speech", Fraction(a, SAMPLE_RATE), Fraction(b, SAMPLE_RATE),
                                         confidence=min(max(float(np.mean(probs)), 0.0), 1.0),
-                                        evidence={"max_prob": round(max(probs), 4)}))
+                                        evidence={"max_prob": round(max(probs), 4),
+                                                  "continues": after is not False and not final}))
             c = d
         covered = valid[:max(min(stop * CHUNK, s1) - s0, 0)]
         real = int(covered.sum())

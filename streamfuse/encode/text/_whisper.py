@@ -31,6 +31,8 @@ class ContextWhisper(WhisperModel):
         super().__init__(*args, **kwargs)
         self._frames = _FULL_FRAMES
         self._run_lock = threading.Lock()  # one clip at a time: ``_frames`` belongs to the running call
+        # the first call pays about half a second of one-off set-up; pay it here, not on the first utterance
+        self.transcribe_clip(np.zeros(SAMPLE_RATE, np.float32), context=5.0, beam_size=1)
 
     def encode(self, features: np.ndarray):
         return super().encode(features[..., : self._frames])

@@ -9,6 +9,8 @@ then waits for the next frames:
   back to the content and brightness before the candidate, the change was a transient: a
   **flash** when the candidate was brighter (camera flash, muzzle flash, lightning), otherwise
   nothing (something passed in front of the lens, a glitch);
+* if a bright candidate's brightness comes back in time but the content does not, it is a flash
+  followed by a change, and the frame after the flash is weighed against the frame before it;
 * otherwise the new content persists and the candidate is a **scene cut** (when its content changed;
   a brightness step alone, such as a light switched on, is neither).
 
@@ -157,7 +159,9 @@ class CutDetector:
                 self._history.append(d)
                 buf.popleft()
                 continue
+            bright = jump >= self.flash_delta
             back = None  # index of the frame where the content came back
+            ended = None  # index of the frame where a flash ended on new content
             persisted = False
             for k in range(2, len(buf)):
                 later = buf[k]
@@ -167,8 +171,20 @@ class CutDetector:
                 if self._returns(ref, later):
                     back = k
                     break
-            if back is None and not persisted and not final:
+                if bright and abs(later.brightness - ref.brightness) < self.flash_delta / 2:
+                    ended = k
+                    break
+            if back is None and ended is None and not persisted and not final:
                 break  # wait for more frames
+            if ended is not None:
+                # a flash, then a cut: report the flash and weigh the frame after it against the
+                # frame before it, as if the bright frames had not been there
+                span = [buf[i] for i in range(1, ended)]
+                out.append(ShotChange("flash", cand.time, d, ref.brightness, max(s.brightness for s in span),
+                                      tuple(s.time for s in span)))
+                for _ in span:
+                    del buf[1]
+                continue
             if back is None:
                 if content:
                     out.append(ShotChange("scene.cut", cand.time, d, ref.brightness, cand.brightness, (cand.time,)))
@@ -178,7 +194,7 @@ class CutDetector:
                 continue
             span = [buf[i] for i in range(1, back + 1)]
             peak = max(s.brightness for s in span[:-1])
-            kind = "flash" if jump >= self.flash_delta else "transient"
+            kind = "flash" if bright else "transient"
             out.append(ShotChange(kind, cand.time, d, ref.brightness, peak, tuple(s.time for s in span)))
             for _ in range(back):  # the frame that came back becomes the reference
                 buf.popleft()

@@ -1,0 +1,392 @@
+"""The live event server: Server-Sent Events, WebSocket, health and metrics over aiohttp.
+
+:class:`EventServer` is an :class:`~streamfuse.sinks.base.EventSink`: the pipeline calls ``emit``
+from its thread; the server runs aiohttp on an asyncio loop in a thread of its own.
+
+Every emitted event is appended to a bounded :class:`~streamfuse.sinks.durable.DurableLog` (in
+``log_dir``; a temporary folder when none is given). Each subscriber is a cursor into that log: it
+reads the events after its position, filters them, and sends them, so replay (``since`` /
+``Last-Event-ID``) and live delivery are one path and never duplicate or reorder. A slow subscriber
+holds no queue: it just lags; if it falls behind the log's bound, the oldest events it had not read
+are gone (policy: drop oldest, counted in ``subscriber_missed`` and announced to it as an SSE comment).
+
+Endpoints (GET only; no files are served):
+
+* ``/events``: Server-Sent Events: ``id:`` the CloudEvents id, ``event:`` the type, ``data:`` the
+  event JSON; a ``: keepalive`` comment every ``heartbeat`` seconds;
+* ``/ws``: WebSocket, one JSON text message per event (client messages are ignored);
+* filters for both: ``type`` (repeatable or comma-separated; ``speech`` or ``streamfuse.speech``),
+  ``min_confidence``, ``q`` (text query, at most 256 characters), ``threshold`` (for ``q``), ``since``
+  (an event id; replay what follows it; an id no longer retained replays everything retained);
+* ``/health``: JSON status; ``/metrics``: Prometheus text format.
+
+Safety: binds loopback unless told otherwise; any other address needs a bearer token (``token`` or
+``$STREAMFUSE_TOKEN``), checked on every request with a constant-time compare (401 otherwise);
+at most ``max_subscribers`` subscribers (503 past it); request bodies at most 4 KiB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from aiohttp import WSMsgType, web
+
+from ..errors import ConfigError, StreamfuseError
+from ..sinks.durable import DurableLog
+from .filters import EventFilter, event_texts
+from .matcher import MiniLMMatcher, TextMatcher
+from .metrics import Metrics
+
+log = logging.getLogger("streamfuse.serve")
+
+_SEND_ERRORS = (ConnectionError, RuntimeError)  # a client gone mid-write (aiohttp raises both)
+
+
+def is_loopback(host: str) -> bool:
+    """``127.0.0.1``, ``::1``, ``localhost``: yes; ``0.0.0.0``, ``::``, other names: no."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(eq=False)
+class _Subscriber:
+    kind: str
+    cursor: int
+    flt: EventFilter
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    gone: bool = False
+    sent: int = 0
+    missed: int = 0
+
+
+class EventServer:
+    """Serve events live over HTTP. Starts listening in the constructor; ``close()`` stops it."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
+                 log_dir: str | os.PathLike[str] | None = None, text_matcher: TextMatcher | None = None, *,
+                 require_token: bool = False, max_subscribers: int = 64, max_log_events: int = 10_000,
+                 max_log_bytes: int = 32 << 20, metrics: Metrics | None = None, heartbeat: float = 15.0,
+                 start_timeout: float = 10.0) -> None:
+        token = token or os.environ.get("STREAMFUSE_TOKEN") or None
+        if token is None and (require_token or not is_loopback(host)):
+            raise ConfigError(f"serving on {host} needs a bearer token: set STREAMFUSE_TOKEN or pass a token "
+                              "(or bind 127.0.0.1)")
+        if max_subscribers < 1 or heartbeat <= 0:
+            raise ConfigError("server: need max_subscribers >= 1 and heartbeat > 0")
+        self.name = "serve"
+        self.host = host
+        self.metrics = metrics or Metrics()
+        self.max_subscribers = max_subscribers
+        self.heartbeat = heartbeat
+        self._token = token.encode("utf-8") if token else None
+        self._matcher = text_matcher
+        self._tmp_dir = None if log_dir is not None else tempfile.mkdtemp(prefix="streamfuse-serve-")
+        self._log = DurableLog(Path(log_dir or self._tmp_dir), max_events=max_log_events,
+                               max_bytes=max_log_bytes, retain_acked=True)
+        self._subs: set[_Subscriber] = set()
+        self._emitted = 0
+        self._subscribers_total = 0
+        self._missed = 0
+        self._busy = 0
+        self._auth_failures = 0
+        self._last_id: str | None = None
+        self._closed = False
+        self._started_at = time.monotonic()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streamfuse-match")
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+        self.port = port
+        self._thread = threading.Thread(target=self._serve, name="streamfuse-serve", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(start_timeout):
+            self._start_error = self._start_error or TimeoutError("server did not start")
+        if self._start_error is not None:
+            self._shutdown_thread()
+            self._log.close()
+            self._cleanup_tmp()
+            if isinstance(self._start_error, StreamfuseError):
+                raise self._start_error
+            raise ConfigError(f"cannot serve on {host}:{port} ({self._start_error}); "
+                              "choose another --serve address") from None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    # ---------------------------------------------------------------- EventSink
+    def emit(self, event: dict[str, Any]) -> None:
+        if self._closed:
+            raise RuntimeError("event server is closed")
+        seq = self._log.append(event)
+        if seq is not None:
+            self._log.ack(seq)  # the log is a replay log: nothing waits for an acknowledgement
+        self._emitted += 1
+        self._last_id = event.get("id")
+        self.metrics.count_event(event.get("type", "unknown"))
+        try:
+            self._loop.call_soon_threadsafe(self._notify)
+        except RuntimeError:  # the loop stopped under us (closing)
+            pass
+
+    def flush(self, timeout: float | None = None) -> None:
+        self._log.sync()
+
+    def close(self, timeout: float = 5.0) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._shutdown_thread(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._log.close()
+        self._cleanup_tmp()
+
+    def stats(self) -> dict[str, int | float]:
+        log_stats = self._log.stats() if not self._closed else {"dropped": 0, "retained": 0}
+        return {"emitted": self._emitted, "delivered": self._emitted, "backlog": 0,
+                "dropped": log_stats["dropped"], "retained": log_stats["retained"],
+                "subscribers": len(self._subs), "subscribers_total": self._subscribers_total,
+                "subscriber_missed": self._missed, "rejected_busy": self._busy,
+                "auth_failures": self._auth_failures}
+
+    def __enter__(self) -> "EventServer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- loop thread
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._start())
+        except BaseException as exc:  # noqa: BLE001 - reported to the constructor
+            self._start_error = exc
+            self._loop.close()
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+        try:
+            self._loop.run_until_complete(self._stop())
+        finally:
+            self._loop.close()
+
+    async def _start(self) -> None:
+        app = web.Application(middlewares=[self._auth], client_max_size=4096)
+        app.router.add_get("/events", self._sse)
+        app.router.add_get("/ws", self._ws)
+        app.router.add_get("/health", self._health)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def _stop(self) -> None:
+        for sub in list(self._subs):
+            sub.gone = True
+            sub.wake.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def _shutdown_thread(self, timeout: float = 5.0) -> None:
+        if self._thread.is_alive():
+            try:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+            except RuntimeError:
+                pass
+            self._thread.join(timeout)
+
+    def _cleanup_tmp(self) -> None:
+        if self._tmp_dir is not None:
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+
+    def _notify(self) -> None:
+        for sub in self._subs:
+            sub.wake.set()
+
+    # ---------------------------------------------------------------- HTTP
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Callable[[web.Request], Awaitable[Any]]) -> Any:
+        if self._token is not None:
+            scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode("utf-8"), self._token):
+                self._auth_failures += 1
+                raise web.HTTPUnauthorized(text="missing or wrong bearer token\n",
+                                           headers={"WWW-Authenticate": 'Bearer realm="streamfuse"'})
+        return await handler(request)
+
+    def _subscriber(self, request: web.Request, kind: str) -> tuple[_Subscriber, str | None]:
+        query = request.query
+        try:
+            flt = EventFilter.build(query.getall("type", None), query.get("min_confidence"), query.get("q"),
+                                    query.get("threshold"))
+        except ConfigError as exc:
+            raise web.HTTPBadRequest(text=f"{exc}\n") from None
+        if len(self._subs) >= self.max_subscribers:
+            self._busy += 1
+            raise web.HTTPServiceUnavailable(text=f"too many subscribers (at most {self.max_subscribers}); "
+                                                  "try again later\n", headers={"Retry-After": "5"})
+        since = request.headers.get("Last-Event-ID") or query.get("since") or None
+        notice = None
+        if since is None:
+            cursor = self._log.last_seq
+        else:
+            seq = self._log.seq_of(since)
+            if seq is None:
+                cursor = self._log.first_seq - 1
+                notice = f"event {since[:64]!r} is not retained; replaying all retained events"
+            else:
+                cursor = seq
+        sub = _Subscriber(kind, cursor, flt)
+        self._subs.add(sub)
+        self._subscribers_total += 1
+        self.metrics.set_subscribers(len(self._subs))
+        return sub, notice
+
+    def _drop(self, sub: _Subscriber) -> None:
+        self._subs.discard(sub)
+        self.metrics.set_subscribers(len(self._subs))
+
+    async def _sse(self, request: web.Request) -> web.StreamResponse:
+        sub, notice = self._subscriber(request, "sse")
+        try:
+            response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
+                                                   "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            await response.prepare(request)
+            await response.write(b"retry: 1000\n: streamfuse\n\n")
+            if notice:
+                await response.write(f": {notice}\n\n".encode())
+
+            async def send(event: dict[str, Any]) -> None:
+                await response.write(_sse_frame(event))
+
+            async def comment(text: str) -> None:
+                await response.write(f": {text}\n\n".encode())
+
+            await self._pump(sub, send, comment)
+        except _SEND_ERRORS:
+            pass
+        finally:
+            self._drop(sub)
+        return response
+
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        sub, notice = self._subscriber(request, "ws")
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=4096)
+        reader: asyncio.Task | None = None
+        try:
+            await ws.prepare(request)
+            reader = asyncio.ensure_future(self._ws_reader(ws, sub))
+
+            async def send(event: dict[str, Any]) -> None:
+                await ws.send_str(json.dumps(event, separators=(",", ":"), ensure_ascii=False))
+
+            await self._pump(sub, send, None)
+        except _SEND_ERRORS:
+            pass
+        finally:
+            self._drop(sub)
+            if reader is not None:
+                reader.cancel()
+                try:
+                    await reader
+                except BaseException:  # noqa: BLE001 - cancelled or failed: done either way
+                    pass
+            if not ws.closed:
+                await ws.close()
+        return ws
+
+    async def _ws_reader(self, ws: web.WebSocketResponse, sub: _Subscriber) -> None:
+        try:
+            async for msg in ws:
+                if msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+                    break
+        finally:
+            sub.gone = True
+            sub.wake.set()
+
+    async def _pump(self, sub: _Subscriber, send: Callable[[dict[str, Any]], Awaitable[None]],
+                    comment: Callable[[str], Awaitable[None]] | None) -> None:
+        """Send the events after ``sub.cursor`` that pass its filter, then follow the log."""
+        while not sub.gone and not self._closed:
+            sub.wake.clear()
+            records = self._log.read(after=sub.cursor, limit=256)
+            if not records:
+                try:
+                    await asyncio.wait_for(sub.wake.wait(), self.heartbeat)
+                except asyncio.TimeoutError:
+                    if comment is not None:
+                        await comment("keepalive")
+                continue
+            missed = records[0].seq - sub.cursor - 1
+            if missed > 0:
+                sub.missed += missed
+                self._missed += missed
+                if comment is not None:
+                    await comment(f"missed {missed} events: this subscriber fell behind the retained log")
+            for record in records:
+                sub.cursor = record.seq
+                if await self._matches(sub.flt, record.event):
+                    await send(record.event)
+                    sub.sent += 1
+
+    async def _matches(self, flt: EventFilter, event: dict[str, Any]) -> bool:
+        if not flt.matches_fields(event):
+            return False
+        if flt.query is None:
+            return True
+        texts = event_texts(event)
+        if not texts:
+            return False
+        if self._matcher is None:
+            self._matcher = MiniLMMatcher()
+        matcher = self._matcher
+        score = await asyncio.get_running_loop().run_in_executor(self._pool, matcher.similarity, flt.query, texts)
+        return score >= (flt.threshold if flt.threshold is not None else matcher.threshold)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({
+            "status": "closing" if self._closed else "ok",
+            "uptime_s": round(time.monotonic() - self._started_at, 3),
+            "subscribers": len(self._subs), "max_subscribers": self.max_subscribers,
+            "events": self._emitted, "last_event_id": self._last_id,
+            "log": self._log.stats(), "auth": self._token is not None,
+        })
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": self.metrics.content_type})
+
+    def _task_count(self) -> int:
+        """How many asyncio tasks the server's loop holds (for leak tests)."""
+        async def count() -> int:
+            return len(asyncio.all_tasks())
+        return asyncio.run_coroutine_threadsafe(count(), self._loop).result(5)
+
+
+def _sse_frame(event: dict[str, Any]) -> bytes:
+    event_id = "".join(c for c in str(event.get("id", "")) if c not in "\r\n\0")
+    event_type = "".join(c for c in str(event.get("type", "message")) if c not in "\r\n\0")
+    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    return f"id: {event_id}\nevent: {event_type}\ndata: {data}\n\n".encode("utf-8")
