@@ -71,16 +71,8 @@ def _load_config(args):
     return load_config(args.config, args.sets, **overrides)
 
 
-def _make_runtime(config):
-    if config.runtime.kind == "ray":
-        from ..runtime.ray_runtime import RayRuntime
-        return RayRuntime(address=config.runtime.ray_address, max_in_flight=config.runtime.max_in_flight)
-    from ..runtime.local import LocalRuntime
-    return LocalRuntime()
-
-
 def cmd_analyze(args) -> int:
-    from ..runtime.analyze import analyze
+    from pipelines.analyze import run
     from ..sources.resolve import resolve_inputs
 
     config = _load_config(args)
@@ -95,12 +87,8 @@ def cmd_analyze(args) -> int:
         print(f"no input given: analysing a generated sample clip ({sample})", file=sys.stderr)
         inputs = [str(getattr(truth, "path", sample))]
     sources = resolve_inputs(inputs, subtitles=config.decode.subtitles)
-    runtime = _make_runtime(config)
     progress = not args.no_progress and sys.stderr.isatty()
-    try:
-        results = analyze(sources, config, runtime, out_dir, progress=progress)
-    finally:
-        runtime.close()
+    results = run(sources, config, progress=progress)
     code = EXIT_OK
     for r in results:
         if r.ok:

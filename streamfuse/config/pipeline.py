@@ -12,6 +12,7 @@ from typing import Literal
 from ..errors import ConfigError
 from .audio import LoudnessConfig, VadConfig
 from .base import Section, bounded
+from .live import LiveConfig
 from .text import AsrConfig, KeywordConfig, TextConfig
 from .video import FacesConfig, MotionConfig, PeopleConfig
 
@@ -89,3 +90,4 @@ class PipelineConfig(Section):
     fusion: FusionConfig = field(default_factory=FusionConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)

@@ -24,6 +24,7 @@ from ..errors import MediaDecodeError, SourceNotFoundError, SourceUnreachableErr
 from ..sources.resolve import Source
 from ..sources.subtitles import ass_dialogue_text, plain_text, read_sidecar
 from ..timebase import SAMPLE_RATE, seconds_to_samples
+from .convert import to_rgb
 from .payloads import AudioClip, TextSegment, VideoFrame
 
 log = logging.getLogger(__name__)
@@ -86,16 +87,18 @@ class DemuxReport:
 
 
 def open_container(source: Source, timeout: float = 15.0, options: dict[str, str] | None = None,
-                   format: str | None = None) -> av.container.InputContainer:
+                   format: str | None = None, read_timeout: float | None = None) -> av.container.InputContainer:
     """Open ``source`` with PyAV, turning FFmpeg's errors into one-line user errors.
 
-    ``options`` are FFmpeg format/protocol options (e.g. low-latency flags for live feeds)."""
+    ``options`` are FFmpeg format/protocol options (e.g. low-latency flags for live feeds).
+    ``timeout`` bounds opening; ``read_timeout`` (default: ``timeout``) bounds each later read."""
+    read_timeout = timeout if read_timeout is None else read_timeout
     opts: dict[str, str] = {}
     if "://" in source.uri:
-        opts = {"rw_timeout": str(int(timeout * 1_000_000))}
+        opts = {"rw_timeout": str(int(read_timeout * 1_000_000))}
     opts.update(options or {})
     try:
-        return av.open(source.uri, mode="r", format=format, options=opts, timeout=(timeout, timeout))
+        return av.open(source.uri, mode="r", format=format, options=opts, timeout=(timeout, read_timeout))
     except FileNotFoundError:
         raise SourceNotFoundError(f"{source.display}: no such file") from None
     except PermissionError:
@@ -225,29 +228,38 @@ class Demuxer:
         wanted = [s for s in (video, audio, *subs) if s is not None]
         failed_reads = 0
 
+        # integer fast path: skipped frames cost one comparison of pts values
+        vtb = video.time_base if video is not None else None
+        skip_below: int | None = None  # frames with pts below this are before origin or between samples
+        last_pts: int | None = None
+        video_end = Fraction(0)
+
         def video_items(frame) -> Iterator[Item]:
-            nonlocal next_sample, size, last_video_t, media_end
-            if frame.pts is None:
+            nonlocal next_sample, size, skip_below, last_pts, video_end
+            pts = frame.pts
+            if pts is None or (last_pts is not None and pts <= last_pts):
+                return  # no timestamp, or a duplicate/out-of-order one
+            if skip_below is None:
+                skip_below = math.ceil(origin / vtb)
+            if pts < skip_below:
+                if last_pts is not None or pts * vtb >= origin:
+                    rep.frames_decoded += 1
+                    last_pts = pts
                 return
-            t = frame.pts * frame.time_base - origin
-            if t < 0 or (last_video_t is not None and t <= last_video_t):
-                return  # before the start, or a duplicate/out-of-order timestamp
             rep.frames_decoded += 1
-            last_video_t = t
-            dur = frame.duration * frame.time_base if frame.duration else nominal
-            media_end = max(media_end, t + dur)
-            if step is not None and t < next_sample:
-                yield StreamBound("video", t)
-                return
+            last_pts = pts
+            t = pts * vtb - origin
+            dur = frame.duration * vtb if frame.duration else nominal
+            video_end = t + dur
             if step is not None:
                 next_sample = (math.floor(t / step) + 1) * step
+                skip_below = math.ceil((next_sample + origin) / vtb)
             if size is None:
                 sar = video.codec_context.sample_aspect_ratio
                 size = _output_size(frame.width, frame.height, Fraction(sar) if sar else None, cfg)
-            image = frame.to_ndarray(format="rgb24", width=size[0], height=size[1],
-                                     interpolation="FAST_BILINEAR")
+            image = to_rgb(frame, size[0], size[1])
             rep.frames_sampled += 1
-            yield VideoFrame(frame.pts, frame.time_base, t, dur, np.ascontiguousarray(image))
+            yield VideoFrame(pts, vtb, t, dur, np.ascontiguousarray(image))
 
         def audio_items(frame, flush: bool = False) -> Iterator[Item]:
             nonlocal resampler, clock, in_time, media_end
@@ -283,7 +295,8 @@ class Demuxer:
         def _emit(frames) -> Iterator[Item]:
             nonlocal clock, media_end
             for out in frames:
-                samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                # packed float mono: the first plane holds exactly the samples (no copy)
+                samples = np.frombuffer(out.planes[0], np.float32, count=out.samples)
                 start = clock
                 clock += len(samples)
                 if clock <= 0:
@@ -389,6 +402,10 @@ class Demuxer:
             if (stream == "video" and video is not None) or (stream == "audio" and audio is not None) \
                     or (stream == "text" and subs):
                 yield StreamClosed(stream)
+        if last_pts is not None:  # the last decoded frame, sampled or not, ends the video
+            last_t = last_pts * vtb - origin
+            video_end = max(video_end, last_t + nominal)
+        media_end = max(media_end, video_end)
         rep.media_end = float(media_end)
         if rep.duration and container.format.name.split(",")[0] in ("mov", "matroska", "flac", "wav", "ogg"):
             if media_end < Fraction(rep.duration).limit_denominator(1000) - Fraction(1, 2):

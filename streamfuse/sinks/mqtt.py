@@ -79,8 +79,10 @@ class MqttTransport:
             self._client.connect_async(self.host, self.port, self.keepalive)
             self._client.loop_start()
             self._started = True
-        if not self._connected.wait(timeout):
-            raise TransportError(f"MQTT broker {self.display} not connected: {self.refused or 'no answer'}")
+        deadline = time.monotonic() + timeout
+        while not self._connected.wait(0.05):
+            if self.auth_failed or time.monotonic() > deadline:  # refused credentials will not get better
+                raise TransportError(f"MQTT broker {self.display} not connected: {self.refused or 'no answer'}")
 
     def publish(self, events: list[dict[str, Any]], timeout: float) -> int:
         infos = []

@@ -32,6 +32,18 @@ def subject_for(prefix: str, event_type: str) -> str:
     return f"{prefix}.{event_type.removeprefix('streamfuse.').replace('.', '_')}"
 
 
+async def _wait_unless(task: "asyncio.Future[Any]", timeout: float, give_up: Any) -> Any:
+    """Wait for ``task`` (without cancelling it) until ``timeout`` or until ``give_up()`` is true."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0 or give_up():
+            raise asyncio.TimeoutError
+        done, _ = await asyncio.wait({task}, timeout=min(0.05, left))
+        if done:
+            return task.result()
+
+
 def default_stream_name(prefix: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", prefix).upper() or "STREAMFUSE"
 
@@ -81,14 +93,21 @@ class NatsJetStreamTransport:
         if self._connect_task is None:
             self._connect_task = asyncio.ensure_future(nats.connect(
                 self._servers, connect_timeout=max(1, int(timeout)), max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5, error_cb=self._on_error, allow_reconnect=True, **self._auth))
+                reconnect_time_wait=0.5, error_cb=self._on_error, allow_reconnect=True,
+                pending_size=0,  # no client-side buffering while reconnecting: our durable buffer does that
+                **self._auth))
         try:
-            self._nc = await asyncio.wait_for(asyncio.shield(self._connect_task), timeout)
+            self._nc = await _wait_unless(self._connect_task, timeout, lambda: self.auth_failed)
         except asyncio.TimeoutError:
             raise TimeoutError from None
         except Exception:
             self._connect_task = None
             raise
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self._nc.is_connected:  # nats-py is reconnecting by itself
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError
+            await asyncio.sleep(0.05)
         self.refused, self.auth_failed = None, False
         if self._js is None:
             self._js = self._nc.jetstream(timeout=timeout)
@@ -117,6 +136,8 @@ class NatsJetStreamTransport:
 
     async def _publish(self, events: list[dict[str, Any]], timeout: float) -> int:
         futures = []
+        if not self._nc.is_connected:
+            raise TransportError(f"NATS at {self.display}: not connected")
         try:
             for event in events:
                 payload = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -93,7 +93,14 @@ class MqttSubscription(Subscription):
         self._client.connect_async(self._b.host, self._b.port, 30)
         self._client.loop_start()
         try:
-            await asyncio.wait_for(self._ready.wait(), self.connect_timeout)
+            deadline = self._loop.time() + self.connect_timeout
+            while not self._ready.is_set():
+                if self._auth_failed or self._loop.time() > deadline:  # refused credentials stay refused
+                    raise asyncio.TimeoutError
+                try:
+                    await asyncio.wait_for(self._ready.wait(), 0.05)
+                except asyncio.TimeoutError:
+                    pass
         except asyncio.TimeoutError:
             await self._close()
             if self._auth_failed:

@@ -20,7 +20,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from ..errors import ConfigError, SourceUnreachableError
 from ..serve.filters import EventFilter
-from ..sinks.nats_js import DEFAULT_PREFIX, default_stream_name, subject_for
+from ..sinks.nats_js import DEFAULT_PREFIX, _wait_unless, default_stream_name, subject_for
 from ..sinks.uri import BrokerURI, nats_auth
 from ._base import Subscription, backoff
 
@@ -59,8 +59,10 @@ class NatsSubscription(Subscription):
             self._servers, connect_timeout=max(1, int(self.connect_timeout)), max_reconnect_attempts=-1,
             reconnect_time_wait=0.5, error_cb=self._on_error, reconnected_cb=self._on_reconnect, **self._auth))
         try:
-            self._nc = await asyncio.wait_for(task, self.connect_timeout)
+            self._nc = await _wait_unless(task, self.connect_timeout,
+                                          lambda: "authorization" in self._last_error.lower())
         except asyncio.TimeoutError:
+            task.cancel()
             reason = self._last_error or "no answer"
             if "authorization" in reason.lower():
                 raise SourceUnreachableError(f"{self.display} refused the credentials ({reason}); "

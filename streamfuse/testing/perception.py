@@ -107,9 +107,13 @@ def make_flash_not_cut_clip(
 
 
 def make_bench_clip(
-    path: str | Path, duration: Number = 60, width: int = 1280, height: int = 720, fps: Number = 30
+    path: str | Path, duration: Number = 60, width: int = 1280, height: int = 720, fps: Number = 30,
+    preset: str = "ultrafast",
 ) -> Truth:
-    """A benchmark clip: H.264 (x264 ultrafast, keyframe every 2 s) + AAC 44.1 kHz mono in .mp4.
+    """A benchmark clip: H.264 (x264 ``preset``, keyframe every 2 s) + AAC 44.1 kHz mono in .mp4.
+
+    ``ultrafast`` makes Baseline-like streams (CAVLC, no B-frames) that decode unusually cheaply;
+    ``veryfast`` and slower give High-profile streams (CABAC, B-frames) like most real footage.
 
     Rolling grey patterns, with a hard cut every 10 s (``cut_times``) that swaps pattern and tint; a
     440 Hz tone sounds during the first half of every whole second (``tone_spans``). Frames are
@@ -134,7 +138,7 @@ def make_bench_clip(
 
     path, fmt, track, times, d = cfr_clip(
         path, duration, fps, (width, height), {".mp4"}, lambda *a: render,
-        input_format="yuv420p", options={"preset": "ultrafast"}, gop=math.ceil(2 * fps),
+        input_format="yuv420p", options={"preset": preset}, gop=math.ceil(2 * fps),
     )  # fmt: skip
     rate = 44100
     audio = signal(Fraction(samples_ceil(d, rate), rate), rate)

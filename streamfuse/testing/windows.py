@@ -19,7 +19,8 @@ from ..decode.payloads import AudioClip, VideoFrame
 from ..timebase import SAMPLE_RATE, Number, as_fraction, samples_to_seconds, seconds_to_samples
 
 
-def window_spans(duration: Number, length: Number = 2.0, hop: Number = 1.0) -> Iterator[tuple[Fraction, Fraction, Fraction]]:
+def window_spans(duration: Number, length: Number = 2.0,
+                 hop: Number = 1.0) -> Iterator[tuple[Fraction, Fraction, Fraction]]:
     """``(start, own_end, end)`` of each window over ``[0, duration)``; at least one window."""
     length, hop, duration = as_fraction(length), as_fraction(hop), as_fraction(duration)
     if not 0 < hop <= length:

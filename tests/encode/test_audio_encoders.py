@@ -60,20 +60,33 @@ def run(encoder, windows):
     return [encoder(w) for w in windows]
 
 
-def speech_spans(features) -> list[tuple[Fraction, Fraction]]:
-    """The union of all windows' speech runs, as sorted disjoint spans."""
-    spans = sorted((d.start, d.end) for f in features for d in f.detections if d.kind == "speech")
+def pieces(features, kind: str, label: str | None = None) -> list:
+    """Every window's durative detections of one kind/label, checked to report each moment once."""
+    found = sorted((d for f in features for d in f.detections
+                    if d.kind == kind and not d.instant and (label is None or d.label == label)),
+                   key=lambda d: d.start)
+    for a, b in zip(found, found[1:]):
+        assert a.end <= b.start, (a, b)  # no overlap, so no two pieces share a start either
+    return found
+
+
+def spans(features, kind: str = "speech", label: str | None = None) -> list[tuple[Fraction, Fraction]]:
+    """The pieces of all windows joined: sorted disjoint spans."""
     merged: list[list[Fraction]] = []
-    for a, b in spans:
-        if merged and a <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], b)
+    for d in pieces(features, kind, label):
+        if merged and d.start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], d.end)
         else:
-            merged.append([a, b])
+            merged.append([d.start, d.end])
     return [(a, b) for a, b in merged]
 
 
+def seconds(found: list[tuple[Fraction, Fraction]]) -> list[tuple[float, float]]:
+    return [(float(a), float(b)) for a, b in found]
+
+
 def unique(features, kind: str, label: str | None = None) -> dict[Fraction, list]:
-    """Detections of one kind/label by start time, each with every window's copy."""
+    """Instant detections of one kind/label by time, each with every window's copy."""
     out: dict[Fraction, list] = {}
     for f in features:
         for d in f.detections:
@@ -215,19 +228,19 @@ def test_batched_silero_matches_silero_stateful_loop():
 
 def test_vad_speech_on_grid_sentence(vad):
     feats = run(vad, windows_from_audio(load_audio("grid/bbaf2n.mpg")))
-    spans = speech_spans(feats)
-    assert len(spans) == 1, spans
-    start, end = map(float, spans[0])
-    assert abs(start - 0.95) <= 0.15 and abs(end - 2.12) <= 0.25, spans
+    found = seconds(spans(feats))
+    assert len(found) == 1, found
+    start, end = found[0]
+    assert abs(start - 0.95) <= 0.15 and abs(end - 2.12) <= 0.25, found
     assert_json(feats)
 
 
 def test_vad_speech_on_jfk_covers_the_speech(vad):
     feats = run(vad, windows_from_audio(load_audio("jfk/jfk.flac")))
-    spans = [(float(a), float(b)) for a, b in speech_spans(feats)]
-    assert 0.25 <= spans[0][0] <= 0.5 and 10.3 <= spans[-1][1] <= 11.0, spans
-    covered = sum(min(b, 10.5) - max(a, 0.3) for a, b in spans if b > 0.3 and a < 10.5)
-    assert covered / 10.2 >= 0.65, spans
+    found = seconds(spans(feats))
+    assert 0.25 <= found[0][0] <= 0.5 and 10.3 <= found[-1][1] <= 11.0, found
+    covered = sum(min(b, 10.5) - max(a, 0.3) for a, b in found if b > 0.3 and a < 10.5)
+    assert covered / 10.2 >= 0.65, found
     assert all(f.summary["speech"] for f in feats)
 
 
@@ -247,14 +260,18 @@ def test_vad_is_consistent_across_overlapping_windows(vad):
     ws = windows_from_audio(x)
     feats = run(vad, ws)
     whole = run(vad, windows_from_audio(x, length=12.0, hop=12.0))  # one window: the offline answer
-    assert speech_spans(feats) == speech_spans(whole)
+    assert spans(feats) == spans(whole)  # pieces() also checks each moment is reported once
     for w, f in zip(ws, feats):
-        # every chunk of a window's own span is decided, with the answer of the whole-file pass
+        # a window reports its own span, every chunk of it decided, with the whole-file answer
         hi = w.end if w.final else w.own_end
+        assert all(w.start <= d.start < d.end <= hi for d in f.detections)
         assert (speech_mask([f], w.start, hi) == speech_mask(whole, w.start, hi)).all(), w
-    for (w0, f0), (w1, f1) in zip(zip(ws, feats), zip(ws[1:], feats[1:])):
-        lo, hi = w1.start, w0.end - Fraction(1, 2)  # decided in both windows (look-ahead < 0.5 s)
-        assert (speech_mask([f0], lo, hi) == speech_mask([f1], lo, hi)).all(), (w0, w1)
+        # the summary covers the whole window, as far as decided (the look-ahead is under 0.5 s)
+        decided = speech_mask(whole, w.start, w.end if w.final else w.end - Fraction(1, 2))
+        assert f.summary["speech_ratio"] >= decided.sum() / (2 * SR) - 1e-9
+        assert f.summary["speech"] == bool(f.summary["speech_ratio"])
+    ends = [d for f in feats for d in f.detections]
+    assert all(d.evidence["continues"] == any(e.start == d.end for e in ends) for d in ends)
 
 
 def test_vad_with_hops_shorter_than_its_look_ahead(vad):
@@ -288,7 +305,7 @@ def test_vad_silence_square_wave_and_missing_audio(vad):
         for d in f.detections:
             assert d.end <= 3 or d.start >= 6, d
     assert feats[4].summary["speech_ratio"] is None  # [4, 6) is all missing
-    assert speech_spans(feats)[-1][1] > 10
+    assert spans(feats)[-1][1] > 10
 
 
 def test_vad_caches_stay_bounded(vad):
@@ -326,7 +343,8 @@ def test_loudness_of_a_full_scale_997hz_sine():
 
 
 def test_beep_onsets_are_timed_within_10_ms():
-    onsets = [int(0.5123 * SR), int(1.7771 * SR), 2 * SR - 5, int(3.0411 * SR), int(4.6667 * SR)]  # one at a window edge
+    # off the 10 ms grid, and one 5 samples before a window's end
+    onsets = [int(0.5123 * SR), int(1.7771 * SR), 2 * SR - 5, int(3.0411 * SR), int(4.6667 * SR)]
     x = beeps(onsets)
     ws = windows_from_audio(x)
     feats = run(LoudnessEncoder(), ws)
@@ -351,10 +369,10 @@ def test_digital_silence_is_silence_and_no_sound():
     for f in feats:
         assert f.summary["silence"] is True and f.summary["dbfs"] == -120.0 and f.summary["lufs"] == -120.0
         assert not [d for d in f.detections if d.kind == "sound"]
-    silences = unique(feats, "silence")
-    assert list(silences) == [0]
-    last = silences[0][-1]
-    assert last.end == Fraction(9, 2) and last.evidence["ongoing"] is False and last.confidence == 1.0
+    assert spans(feats, "silence") == [(0, Fraction(9, 2))]
+    found = pieces(feats, "silence")
+    assert all(d.confidence == 1.0 for d in found)
+    assert [d.evidence["ongoing"] for d in found] == [True] * (len(found) - 1) + [False]
     assert_json(feats)
 
 
@@ -364,8 +382,7 @@ def test_full_scale_square_wave_reports_0_dbfs_peak():
     for f in feats[:-1]:
         assert f.summary["peak_dbfs"] == 0.0 and f.summary["dbfs"] == pytest.approx(0.0, abs=0.01)
         assert f.summary["clipped"] > 0.9 and f.summary["silence"] is False
-    sustained = unique(feats, "sound", "sustained")
-    assert list(sustained) == [0] and sustained[0][-1].end == 3
+    assert spans(feats, "sound", "sustained") == [(0, 3)]
     assert_json(feats)
 
 
@@ -374,10 +391,8 @@ def test_silence_and_sustained_spans_between_sounds():
     x[int(2.5 * SR):int(3.5 * SR)] = 0.3 * np.sin(2 * np.pi * 440 * np.arange(SR) / SR)
     x[int(5.0 * SR):int(5.2 * SR)] = 0.3  # too short to be sustained
     feats = run(LoudnessEncoder(), windows_from_audio(x))
-    silences = {float(t): float(c[-1].end) for t, c in unique(feats, "silence").items()}
-    assert silences == {0.0: 2.5, 3.5: 5.0, 5.2: 8.0}
-    sustained = {float(t): float(c[-1].end) for t, c in unique(feats, "sound", "sustained").items()}
-    assert sustained == {2.5: 3.5}
+    assert seconds(spans(feats, "silence")) == [(0.0, 2.5), (3.5, 5.0), (5.2, 8.0)]
+    assert seconds(spans(feats, "sound", "sustained")) == [(2.5, 3.5)]
     onsets = sorted(float(t) for t in unique(feats, "sound", "onset"))
     assert onsets == pytest.approx([2.5, 5.0], abs=0.002)
 
@@ -386,19 +401,20 @@ def test_missing_audio_is_neither_silence_nor_sound():
     x = np.zeros(6 * SR, np.float32)
     feats = run(LoudnessEncoder(), windows_from_audio(x, missing=[(2 * SR, 4 * SR)]))
     assert feats[2].summary["dbfs"] is None and feats[2].summary["silence"] is None
-    spans = sorted((float(t), float(c[-1].end)) for t, c in unique(feats, "silence").items())
-    assert spans == [(0.0, 2.0), (4.0, 6.0)]
+    assert seconds(spans(feats, "silence")) == [(0.0, 2.0), (4.0, 6.0)]
 
 
 def test_loudness_windows_agree_with_one_pass():
-    x = beeps([int(0.7 * SR), int(2.2031 * SR), int(5.5 * SR)], seconds=9.0)
+    x = beeps([int(0.7 * SR), int(2.2031 * SR), int(5.5 * SR)], seconds=9.0, length=0.6)
     x[int(3 * SR):int(4.5 * SR)] = 0.0
     windowed = run(LoudnessEncoder(), windows_from_audio(x))
     whole = run(LoudnessEncoder(), windows_from_audio(x, length=9.0, hop=9.0))
-    for kind, label in (("sound", "onset"), ("sound", "sustained"), ("silence", None)):
-        a = {t: c[-1] for t, c in unique(windowed, kind, label).items()}
-        b = {t: c[-1] for t, c in unique(whole, kind, label).items()}
-        assert {t: (d.end, d.evidence) for t, d in a.items()} == {t: (d.end, d.evidence) for t, d in b.items()}
+    a = {t: c[-1] for t, c in unique(windowed, "sound", "onset").items()}
+    b = {t: c[-1] for t, c in unique(whole, "sound", "onset").items()}
+    assert len(a) == 3 and a == b
+    for kind, label in (("sound", "sustained"), ("silence", None)):
+        assert spans(windowed, kind, label) == spans(whole, kind, label)
+        assert spans(windowed, kind, label)
 
 
 def test_loudness_caches_stay_bounded():
@@ -420,7 +436,7 @@ def test_real_recordings_loudness():
     silent = run(LoudnessEncoder(), windows_from_audio(load_audio("intel/car-detection.mp4")))
     assert all(f.summary["silence"] is True for f in silent)
     assert not [d for f in silent for d in f.detections if d.kind == "sound"]
-    assert [float(t) for t in unique(silent, "silence")] == [0.0]
+    assert seconds(spans(silent, "silence")) == [(0.0, 30.17)]  # to the frame holding the last sample
     speech = run(LoudnessEncoder(), windows_from_audio(load_audio("jfk/jfk.flac")))
     assert all(f.summary["silence"] is False for f in speech)
     assert_json(silent + speech)

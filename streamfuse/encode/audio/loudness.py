@@ -11,7 +11,7 @@ from scipy.signal import sosfilt, sosfilt_zi
 
 from ...align.window import Window
 from ...config.audio import LoudnessConfig
-from ...timebase import SAMPLE_RATE
+from ...timebase import SAMPLE_RATE, seconds_to_samples
 from ..base import BaseEncoder, Detection, Features
 from ._feed import Blocks, BlockFeed, StreamTracker
 from ._kweight import FLOOR_DB, k_weighting_sos, lufs, power_db
@@ -45,6 +45,8 @@ class _Run:
     frames: int
     loudest: float
     quietest: float
+    reported: int = -1  # frames before this have been reported (set to start when the run opens)
+    closed: bool = False
 
     def add(self, frame: int, level: float) -> None:
         self.end = frame + 1
@@ -65,7 +67,7 @@ class _RunTracker:
         run = self.open
         if hit:
             if run is None:
-                self.open = _Run(frame, frame + 1, 0.0, 0, level, level)
+                self.open = _Run(frame, frame + 1, 0.0, 0, level, level, reported=frame)
             self.open.add(frame, level)  # type: ignore[union-attr]
             return None
         if run is not None and (hit is None or frame - run.end >= self.bridge):
@@ -74,7 +76,10 @@ class _RunTracker:
 
     def close(self) -> _Run | None:
         run, self.open = self.open, None
-        return run if run is not None and run.end - run.start >= self.min_frames else None
+        if run is None or run.end - run.start < self.min_frames:
+            return None
+        run.closed = True
+        return run
 
     @property
     def confirmed(self) -> _Run | None:
@@ -88,25 +93,29 @@ class LoudnessEncoder(BaseEncoder):
     Summary: ``dbfs`` (RMS level of the window's real samples), ``peak_dbfs``, ``lufs`` (K-weighted
     loudness of the window, BS.1770 / EBU R128 filters, ungated), ``lufs_max`` (the loudest 400 ms
     EBU momentary block in the window, blocks every 100 ms), ``clipped`` (fraction of real samples
-    within 0.01 dB of full scale or beyond) and ``silence`` (``dbfs`` below ``silence_dbfs``). Levels have a floor of
-    :data:`FLOOR_DB` (-120): digital silence reads -120, never -inf or NaN. With no real audio in the
-    window, the levels and ``silence`` are ``None``.
+    within 0.01 dB of full scale or beyond) and ``silence`` (``dbfs`` below ``silence_dbfs``). Levels
+    have a floor of :data:`FLOOR_DB` (-120): digital silence reads -120, never -inf or NaN. With no
+    real audio in the window, the levels and ``silence`` are ``None``.
 
-    Detections, each computed once as the samples first arrive and reported by every window they
-    overlap with identical start (the fusion stage de-duplicates by kind and start):
+    Detections, each computed once as the samples first arrive:
 
     - ``kind="sound", label="onset"``, ``instant``: the 10 ms level (hop 2.5 ms) rose by ``onset_db``
       within 10 ms, stands ``onset_db`` above the background (the level exceeded 90% of the last
       second) and reaches ``loud_dbfs``. Timed to the sample where a 1 ms envelope crosses halfway (in
       dB) from the background to that level, or 20 dB below it if that is higher. Before the start of
-      the stream and in missing audio there is no background: a sound there counts as rising from -120.
+      the stream and in missing audio there is no background: a sound there counts as rising from
+      -120. Reported, identical, by every window that holds its time (fusion de-duplicates by kind
+      and start); one in the last few ms of a window may only be found by the next window.
     - ``kind="sound", label="sustained"``: 10 ms frames at or above ``loud_dbfs`` (dips up to 30 ms
       bridged) for at least ``sustained_min``; normal-level speech counts too.
     - ``kind="silence"``: frames below ``silence_dbfs`` for at least ``silence_min``.
 
-    Durative detections keep their true start (possibly before the window) and end at the last
-    qualifying frame seen so far; ``evidence["ongoing"]`` is true while the run may still grow.
-    Missing audio is neither sound nor silence and ends any run.
+    The durative ones are reported in pieces, each part of a run once: a window reports the part
+    of each confirmed run inside its own span ``[start, own_end)`` (everything, for the final window)
+    not reported before, so a run confirmed late starts before the window. Consecutive pieces abut
+    and never share a start, and fusion joins them by time. ``evidence`` holds the run's levels so
+    far and ``ongoing`` (the run goes on past this piece, or may). Missing audio is neither sound
+    nor silence and ends any run.
     """
 
     name = "loudness"
@@ -134,14 +143,13 @@ class LoudnessEncoder(BaseEncoder):
         self._raw = np.zeros(_TIMING_TICKS * TICK)    # the last samples, to time an onset
         self._last_onset = -_REFRACTORY_TICKS
         self._onsets: deque[tuple[int, Detection]] = deque()
-        self._finished: deque[tuple[int, Detection]] = deque()  # closed runs, by end sample
-        frames = lambda seconds: round(seconds * SAMPLE_RATE / FRAME)  # noqa: E731
-        self._silence = _RunTracker(frames(cfg.silence_min))
-        self._loud = _RunTracker(frames(cfg.sustained_min), _BRIDGE_FRAMES)
+        self._closed: deque[tuple[_RunTracker, _Run]] = deque()  # closed runs not fully reported yet
+        self._silence = _RunTracker(round(cfg.silence_min * SAMPLE_RATE / FRAME))
+        self._loud = _RunTracker(round(cfg.sustained_min * SAMPLE_RATE / FRAME), _BRIDGE_FRAMES)
 
     def cached(self) -> int:
         """How many per-tick results and detections are held now (flat over a stream)."""
-        return len(self._kw) + len(self._onsets) + len(self._finished)
+        return len(self._kw) + len(self._onsets) + len(self._closed)
 
     def __call__(self, window: Window) -> Features:
         clip = window.audio
@@ -155,8 +163,9 @@ class LoudnessEncoder(BaseEncoder):
             for tracker in (self._silence, self._loud):
                 self._finish(tracker, tracker.close())
         self._drop_before(clip.start)
+        limit = None if window.final else min(seconds_to_samples(window.own_end), clip.end)
         return Features(self.name, self.modality, summary=self._summary(clip.start, clip.samples, clip.valid_mask()),
-                        detections=self._detections(clip.start, clip.end))
+                        detections=self._detections(clip.start, clip.end, limit))
 
     # -- computed once per sample ------------------------------------------------------------------
 
@@ -232,11 +241,17 @@ class LoudnessEncoder(BaseEncoder):
 
     def _finish(self, tracker: _RunTracker, run: _Run | None) -> None:
         if run is not None:
-            self._finished.append((run.end * FRAME, self._run_detection(tracker, run, ongoing=False)))
+            self._closed.append((tracker, run))
 
-    def _run_detection(self, tracker: _RunTracker, run: _Run, ongoing: bool) -> Detection:
+    def _piece(self, tracker: _RunTracker, run: _Run, limit: int | None) -> Detection | None:
+        """The part of ``run`` not reported yet, up to the frame holding sample ``limit``."""
+        lo, hi = run.reported, run.end if limit is None else min(run.end, -(-limit // FRAME))
+        if hi <= lo:
+            return None
+        run.reported = hi
         cfg = self.config
-        start, end = Fraction(run.start * FRAME, SAMPLE_RATE), Fraction(run.end * FRAME, SAMPLE_RATE)
+        start, end = Fraction(lo * FRAME, SAMPLE_RATE), Fraction(hi * FRAME, SAMPLE_RATE)
+        ongoing = not run.closed or hi < run.end
         mean = float(power_db(run.power / run.frames))
         if tracker is self._silence:
             margin = (cfg.silence_dbfs - run.loudest) / 20.0
@@ -253,8 +268,6 @@ class LoudnessEncoder(BaseEncoder):
         self._kw, self._real, self._base = self._kw[drop:], self._real[drop:], self._base + drop
         while self._onsets and self._onsets[0][0] < sample:
             self._onsets.popleft()
-        while self._finished and self._finished[0][0] <= sample:
-            self._finished.popleft()
 
     # -- reported per window -----------------------------------------------------------------------
 
@@ -278,12 +291,13 @@ class LoudnessEncoder(BaseEncoder):
                 "clipped": round(float(np.mean(np.abs(real) >= _FULL_SCALE)), 4),
                 "silence": dbfs < self.config.silence_dbfs}
 
-    def _detections(self, s0: int, s1: int) -> tuple[Detection, ...]:
+    def _detections(self, s0: int, s1: int, limit: int | None) -> tuple[Detection, ...]:
         out = [d for sample, d in self._onsets if s0 <= sample < s1]
-        t0, t1 = Fraction(s0, SAMPLE_RATE), Fraction(s1, SAMPLE_RATE)
-        out += [d for _, d in self._finished if d.start < t1 and d.end > t0]
-        for tracker in (self._silence, self._loud):
-            run = tracker.confirmed
-            if run is not None and run.start * FRAME < s1:
-                out.append(self._run_detection(tracker, run, ongoing=True))
+        runs = list(self._closed) + [(t, t.confirmed) for t in (self._silence, self._loud) if t.confirmed]
+        for tracker, run in runs:
+            piece = self._piece(tracker, run, limit)  # type: ignore[arg-type]
+            if piece is not None:
+                out.append(piece)
+        while self._closed and self._closed[0][1].reported >= self._closed[0][1].end:
+            self._closed.popleft()
         return tuple(sorted(out, key=lambda d: (d.start, d.kind, d.end)))

@@ -31,11 +31,11 @@ class SpeechRuns:
     """
 
     def __init__(self, threshold: float, neg_threshold: float, min_speech_chunks: int,
-                 min_silence_chunks: int) -> None:
+                 min_silence_chunks: int, first: int = 0) -> None:
         self.threshold, self.neg_threshold = threshold, neg_threshold
         self.min_speech, self.min_silence = max(min_speech_chunks, 1), max(min_silence_chunks, 1)
-        self.next = 0       # index of the next chunk to come
-        self.decided = 0    # chunks before this are decided
+        self.next = first     # index of the next chunk to come
+        self.decided = first  # chunks before this are decided
         self._triggered = False
         self._run: list[int] | None = None  # [start, end) of the open run's speech chunks
         self._committed = False             # the open run is long enough to keep
@@ -109,15 +109,18 @@ class VadEncoder(BaseEncoder):
     once, in order, with silero's state carried across windows; its probability and decision are
     kept while a later window can still contain it (from the newest window's start on) and dropped
     after, so memory stays flat. Decisions follow :class:`SpeechRuns` and are final when made, so a
-    chunk gets the same answer in every window that holds it. A window reports the decided part of
-    its span; every chunk in its own span ``[start, own_end)`` is decided before it returns (the rest
-    of the window comes decided in the next one). The final window decides everything.
+    chunk gets the same answer in every window that holds it. Every chunk of a window's own span
+    ``[start, own_end)`` is decided before the window returns; the rest of the window is decided
+    as far as its look-ahead allows, and the final window decides everything.
 
-    Detections: ``kind="speech"``, one per contiguous speech run inside the window, clipped to the
-    window, ``confidence`` the run's mean probability, ``evidence`` ``{"max_prob": ..., "continues": ...}``
-    (``continues``: the run reaches the end of what this window decided and may go on). Summary:
-    ``speech_ratio`` (speech fraction of the window's real, decided audio; ``None`` with no real
-    audio) and ``speech`` (any speech run). Missing samples are never speech; a chunk more than half
+    Detections: ``kind="speech"``, one per contiguous speech run inside the window's own span
+    (``[start, end)`` for the final window), so consecutive windows report abutting pieces of a long
+    run, each chunk exactly once and never two pieces with the same start (fusion de-duplicates by
+    kind and start, then joins pieces by time). ``confidence`` is the piece's mean probability;
+    ``evidence`` is ``{"max_prob": ..., "continues": ...}``, ``continues`` meaning the run goes on
+    past the piece's end (or is not decided there yet). Summary over the decided part of the whole
+    window: ``speech_ratio`` (speech fraction of its real audio; ``None`` with no real audio) and
+    ``speech`` (``speech_ratio > 0``). Missing samples are never speech; a chunk more than half
     missing is not given to the model, and the model restarts after it.
     """
 
@@ -144,8 +147,7 @@ class VadEncoder(BaseEncoder):
         self._after_gap = True
         self._runs = SpeechRuns(cfg.threshold, cfg.speech_end_threshold,
                                 math.ceil(cfg.min_speech * SAMPLE_RATE / CHUNK),
-                                math.ceil(cfg.min_silence * SAMPLE_RATE / CHUNK))
-        self._runs.next = self._runs.decided = self._base
+                                math.ceil(cfg.min_silence * SAMPLE_RATE / CHUNK), first=self._base)
 
     def cached(self) -> int:
         """How many per-chunk results are held now (flat over a stream: about one window's worth)."""
@@ -162,12 +164,13 @@ class VadEncoder(BaseEncoder):
             blocks.append(self._feed.flush())
         for b in blocks:
             self._compute(b.samples, b.real)
+        limit = clip.end if window.final else min(seconds_to_samples(window.own_end), clip.end)
         if window.final:
             self._speech.extend(self._runs.finish())
         else:
-            self._speech.extend(self._runs.force(-(-seconds_to_samples(window.own_end) // CHUNK)))
+            self._speech.extend(self._runs.force(-(-limit // CHUNK)))
         self._drop_before(clip.start // CHUNK)
-        return self._report(clip.start, clip.end, clip.valid_mask(), window.final)
+        return self._report(clip.start, clip.end, clip.valid_mask(), limit, window.final)
 
     def _compute(self, chunks: np.ndarray, real: np.ndarray) -> None:
         fed = real * 2 >= CHUNK
@@ -193,30 +196,38 @@ class VadEncoder(BaseEncoder):
             self._speech.popleft()
             self._base += 1
 
-    def _report(self, s0: int, s1: int, valid: np.ndarray, final: bool) -> Features:
+    def _state(self, chunk: int) -> bool | None:
+        """The decision for ``chunk``; ``None`` when it is not decided (or no longer kept)."""
+        i = chunk - self._base
+        return self._speech[i] if 0 <= i < len(self._speech) else None
+
+    def _report(self, s0: int, s1: int, valid: np.ndarray, limit: int, final: bool) -> Features:
+        """Summary over the decided part of ``[s0, s1)``; speech runs inside ``[s0, limit)``."""
+        state = self._state
         first = max(s0 // CHUNK, self._base)
         stop = min(-(-s1 // CHUNK), self._base + len(self._speech))  # decided chunks only
         speech = np.zeros(s1 - s0, dtype=bool)
         detections = []
         c = first
         while c < stop:
-            if not self._speech[c - self._base]:
+            if not state(c):
                 c += 1
                 continue
             d = c
-            while d < stop and self._speech[d - self._base]:
+            while d < stop and state(d):
                 d += 1
-            probs = [self._probs[k - self._base] for k in range(c, d)]
             a, b = max(c * CHUNK, s0), min(d * CHUNK, s1)
             speech[a - s0:b - s0] = True
-            after = self._speech[d - self._base] if d - self._base < len(self._speech) else None
-            detections.append(Detection("speech", Fraction(a, SAMPLE_RATE), Fraction(b, SAMPLE_RATE),
-                                        confidence=min(max(float(np.mean(probs)), 0.0), 1.0),
-                                        evidence={"max_prob": round(max(probs), 4),
-                                                  "continues": after is not False and not final}))
+            if a < limit:
+                b = min(b, limit)
+                probs = [self._probs[k - self._base] for k in range(a // CHUNK, -(-b // CHUNK))]
+                continues = not final and b == limit and state(limit // CHUNK) is not False
+                detections.append(Detection("speech", Fraction(a, SAMPLE_RATE), Fraction(b, SAMPLE_RATE),
+                                            confidence=min(max(float(np.mean(probs)), 0.0), 1.0),
+                                            evidence={"max_prob": round(max(probs), 4), "continues": continues}))
             c = d
         covered = valid[:max(min(stop * CHUNK, s1) - s0, 0)]
         real = int(covered.sum())
         ratio = round(float((speech[:len(covered)] & covered).sum()) / real, 4) if real else None
-        return Features(self.name, self.modality, summary={"speech_ratio": ratio, "speech": bool(detections)},
+        return Features(self.name, self.modality, summary={"speech_ratio": ratio, "speech": bool(ratio)},
                         detections=tuple(detections))

@@ -29,6 +29,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from ...timebase import as_fraction
+
 #: bins of the HSV histogram (hue, saturation, value)
 _BINS = (16, 4, 4)
 _NBINS = _BINS[0] * _BINS[1] * _BINS[2]
@@ -96,8 +98,10 @@ class _Stat:
 class ShotChange:
     """A decision: ``kind`` at ``time`` (the first frame of the new shot, or the first bright frame).
 
-    ``frames`` are the times whose frame-to-frame differences the change explains (the cut frame;
-    the transient frames and the frame after them), where pixel change is not motion.
+    ``frames`` are the times whose frame-to-frame differences the change explains: the cut frame;
+    the bright frames and the frame after them. A ``transient`` (something brief that was not
+    brighter) explains nothing: whatever passed the lens moved. ``length`` counts the frames a
+    flash or transient lasted (1 for a cut).
     """
 
     kind: Literal["scene.cut", "flash", "transient"]
@@ -106,6 +110,7 @@ class ShotChange:
     brightness_before: float
     brightness_peak: float
     frames: tuple[Fraction, ...]
+    length: int = 1
 
     @property
     def brightness_jump(self) -> float:
@@ -115,8 +120,8 @@ class ShotChange:
 class CutDetector:
     """Feeds on one frame at a time (``push``) and returns the changes it could decide.
 
-    Holds the reference frame, any undecided frames (at most ``flash_max`` seconds plus two frames)
-    and the last ``history`` frame-to-frame distances.
+    Holds the reference frame (the last decided one), the undecided frames after it (at most
+    ``flash_max`` seconds plus two frames) and the last ``history`` frame-to-frame distances.
     """
 
     def __init__(self, cut_threshold: float, cut_ratio: float, flash_delta: float, flash_max: float,
@@ -124,7 +129,7 @@ class CutDetector:
         self.cut_threshold = cut_threshold
         self.cut_ratio = cut_ratio
         self.flash_delta = flash_delta
-        self.flash_max = Fraction(flash_max).limit_denominator(1000)
+        self.flash_max = as_fraction(flash_max)
         self._buffer: deque[_Stat] = deque()
         self._history: deque[float] = deque(maxlen=history)
 
@@ -137,14 +142,7 @@ class CutDetector:
 
     def flush(self) -> list[ShotChange]:
         """End of stream: decide what is pending (a change that lasted to the end persisted)."""
-        out = self._advance(final=True)
-        while len(self._buffer) > 1:
-            self._buffer.popleft()
-        return out
-
-    def _returns(self, ref: _Stat, other: _Stat) -> bool:
-        return (content_distance(ref.signature, other.signature) < self.cut_threshold
-                and abs(other.brightness - ref.brightness) < self.flash_delta / 2)
+        return self._advance(final=True)
 
     def _advance(self, final: bool) -> list[ShotChange]:
         out: list[ShotChange] = []
@@ -152,50 +150,54 @@ class CutDetector:
         while len(buf) >= 2:
             ref, cand = buf[0], buf[1]
             d = content_distance(ref.signature, cand.signature)
-            jump = cand.brightness - ref.brightness
             baseline = statistics.median(self._history) if self._history else 0.0
             content = d >= self.cut_threshold and d >= self.cut_ratio * baseline
+            jump = cand.brightness - ref.brightness
             if not (content or abs(jump) >= self.flash_delta):
                 self._history.append(d)
                 buf.popleft()
                 continue
             bright = jump >= self.flash_delta
-            back = None  # index of the frame where the content came back
-            ended = None  # index of the frame where a flash ended on new content
-            persisted = False
-            for k in range(2, len(buf)):
-                later = buf[k]
-                if k > 2 and later.time - cand.time > self.flash_max:
-                    persisted = True
-                    break
-                if self._returns(ref, later):
-                    back = k
-                    break
-                if bright and abs(later.brightness - ref.brightness) < self.flash_delta / 2:
-                    ended = k
-                    break
-            if back is None and ended is None and not persisted and not final:
-                break  # wait for more frames
-            if ended is not None:
-                # a flash, then a cut: report the flash and weigh the frame after it against the
-                # frame before it, as if the bright frames had not been there
-                span = [buf[i] for i in range(1, ended)]
+            outcome, k = self._look_ahead(ref, bright)
+            if outcome == "wait" and not final:
+                break
+            if outcome == "back":  # frames 1..k-1 were a transient; frame k becomes the reference
+                span = [buf[i] for i in range(1, k + 1)]
+                out.append(ShotChange("flash" if bright else "transient", cand.time, d, ref.brightness,
+                                      max(s.brightness for s in span[:-1]),
+                                      tuple(s.time for s in span), length=k - 1))
+                for _ in range(k):
+                    buf.popleft()
+            elif outcome == "flash-ended":  # a flash, then new content: weigh frame k against ref
+                span = [buf[i] for i in range(1, k)]
                 out.append(ShotChange("flash", cand.time, d, ref.brightness, max(s.brightness for s in span),
-                                      tuple(s.time for s in span)))
+                                      tuple(s.time for s in span), length=k - 1))
                 for _ in span:
                     del buf[1]
-                continue
-            if back is None:
+            else:  # the change persisted (or the stream ended on it)
                 if content:
                     out.append(ShotChange("scene.cut", cand.time, d, ref.brightness, cand.brightness, (cand.time,)))
                 else:
                     self._history.append(d)
                 buf.popleft()
-                continue
-            span = [buf[i] for i in range(1, back + 1)]
-            peak = max(s.brightness for s in span[:-1])
-            kind = "flash" if bright else "transient"
-            out.append(ShotChange(kind, cand.time, d, ref.brightness, peak, tuple(s.time for s in span)))
-            for _ in range(back):  # the frame that came back becomes the reference
-                buf.popleft()
         return out
+
+    def _look_ahead(self, ref: _Stat, bright: bool) -> tuple[str, int]:
+        """What the frames after the candidate ``buf[1]`` say, and at which index.
+
+        ``back``: frame k has the reference's content and brightness again; ``flash-ended``: a
+        bright candidate's brightness is back at frame k but the content is not; ``persisted``: no
+        frame within ``flash_max`` came back; ``wait``: too few frames yet.
+        """
+        buf = self._buffer
+        start = buf[1].time
+        for k in range(2, len(buf)):
+            later = buf[k]
+            if k > 2 and later.time - start > self.flash_max:
+                return "persisted", k
+            level_back = abs(later.brightness - ref.brightness) < self.flash_delta / 2
+            if level_back and content_distance(ref.signature, later.signature) < self.cut_threshold:
+                return "back", k
+            if bright and level_back:
+                return "flash-ended", k
+        return "wait", len(buf)

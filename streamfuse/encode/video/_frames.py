@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 import cv2
 import numpy as np
@@ -39,9 +39,6 @@ class FrameCache(Generic[T]):
 
     def __getitem__(self, time: Fraction) -> T:
         return self._items[time]
-
-    def items(self) -> Iterator[tuple[Fraction, T]]:
-        return iter(self._items.items())
 
     def is_new(self, time: Fraction) -> bool:
         return self.newest is None or time > self.newest

@@ -92,6 +92,8 @@ class MotionEncoder(BaseEncoder):
 
         detections: list[Detection] = []
         for change in changes:
+            if change.kind == "transient":
+                continue
             for t in change.frames:
                 if t in self._frames:
                     self._frames[t].explained = True
@@ -155,4 +157,4 @@ def _flash_detection(change: ShotChange, config: MotionConfig) -> Detection:
                      evidence={"brightness_jump": round(change.brightness_jump, 2),
                                "brightness_before": round(change.brightness_before, 2),
                                "brightness_peak": round(change.brightness_peak, 2),
-                               "frames": len(change.frames) - 1})
+                               "frames": change.length})
