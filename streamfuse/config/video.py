@@ -35,7 +35,7 @@ class FacesConfig(Section):
     rate: float = bounded(5.0, 0.1, 120.0, doc="frames per second examined at most")
     min_weight: float = bounded(0.0, -100.0, 100.0,
                                 doc="cascade level weight a face must reach (true faces score about 5-12)")
-    profile: bool = False  # also run the profile-face cascade (both directions); about 3x the cost
+    profile: bool = False  # also run the profile-face cascade (both directions); about 5x the cost
 
 
 @dataclass(frozen=True)

@@ -42,11 +42,12 @@ class _Lru(OrderedDict):
 class MiniLMMatcher:
     """Cosine similarity of all-MiniLM-L6-v2 embeddings; texts' embeddings are cached (LRU)."""
 
-    def __init__(self, threshold: float = 0.45, cache_size: int = 4096) -> None:
+    def __init__(self, threshold: float = 0.35, cache_size: int = 4096, model: Any = None) -> None:
+        """``model``: an already loaded SentenceTransformer to share (e.g. the text encoder's)."""
         self.threshold = threshold
         self._cache = _Lru(cache_size)
         self._lock = threading.Lock()
-        self._model: Any = None
+        self._model = model
 
     def _load(self) -> Any:
         if self._model is None:

@@ -48,6 +48,8 @@ from ..timebase import SAMPLE_RATE
 from .resolve import Source, is_url, resolve_inputs, source_id_for
 
 _DEVICE = re.compile(r"^/dev/video\d+$")
+#: a first connection left unread for longer than this (seconds) is reopened before reading
+_STALE_OPEN = 1.0
 
 
 class SourceLostError(StreamfuseError, ConnectionError):
@@ -202,7 +204,7 @@ class _LiveDemuxer(Demuxer):
                  options: dict[str, str], fmt: str | None) -> None:
         super().__init__(source, decode, open_timeout=live.connect_timeout, options=options, format=fmt)
         self.watch = watch
-        self.started = watch.clock()
+        self.started = self.opened = watch.clock()
         self._read_timeout = live.stall_timeout
 
     def open(self) -> None:
@@ -210,6 +212,13 @@ class _LiveDemuxer(Demuxer):
             container = open_container(self.source, self._open_timeout, self._options, self._format,
                                        read_timeout=self._read_timeout)
             self._container = _WatchedContainer(container, self.watch)
+            self.opened = self.watch.clock()
+
+    def close(self) -> None:
+        """Close a connection that was opened but never read."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
 
 
 # ---------------------------------------------------------------- the reader
@@ -309,6 +318,15 @@ class LiveReader:
 
     def __iter__(self) -> Iterator[Arrival]:
         self.open()
+        pending = self._pending
+        if pending is not None and self.clock() - pending.opened > _STALE_OPEN:
+            # opened by open() and left unread while models loaded: reopen, to start live, not with a backlog
+            pending.close()
+            self._pending = None
+            try:
+                self._pending = self._connect()
+            except StreamfuseError as exc:
+                yield self._failed(str(exc))
         while not self._stop.is_set():
             demuxer, self._pending = self._pending, None
             if demuxer is None:

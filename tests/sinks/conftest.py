@@ -53,6 +53,18 @@ def make_events() -> Callable[..., list[dict[str, Any]]]:
     return build_events
 
 
+@pytest.fixture(name="free_port")
+def free_port_fixture() -> Callable[[], int]:
+    """A function returning a free loopback TCP port."""
+    return free_port
+
+
+@pytest.fixture(name="need_shared")
+def need_shared_fixture() -> Callable[[str], None]:
+    """``need_shared("redis")`` skips the test when that shared service is not running."""
+    return need_shared
+
+
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:10]

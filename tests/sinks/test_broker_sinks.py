@@ -14,8 +14,6 @@ import redis
 from streamfuse.sinks.uri import open_sink
 from streamfuse.subscribe import subscribe
 
-from conftest import need_shared  # noqa: I001 - this folder's conftest
-
 pytestmark = pytest.mark.timeout(60)
 
 N = 300
@@ -70,7 +68,7 @@ def cleanup(kind: str, unique: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["redis", "redis-group", "nats", "nats-durable", "mqtt"])
-def test_every_event_exactly_once_in_order(kind, unique, make_events, tmp_path):
+def test_every_event_exactly_once_in_order(kind, unique, need_shared, make_events, tmp_path):
     need_shared(kind.split("-")[0])
     sink_uri, sub_uri = uris(kind, unique)
     events = make_events(N, types=("speech", "scene.cut", "person"))
@@ -99,7 +97,7 @@ def test_every_event_exactly_once_in_order(kind, unique, make_events, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["redis", "nats"])
-def test_since_replays_after_an_event_id(kind, unique, make_events, tmp_path):
+def test_since_replays_after_an_event_id(kind, unique, need_shared, make_events, tmp_path):
     need_shared(kind)
     sink_uri, sub_uri = uris(kind, unique)
     events = make_events(40)
@@ -118,7 +116,7 @@ def test_since_replays_after_an_event_id(kind, unique, make_events, tmp_path):
         cleanup(kind, unique)
 
 
-def test_type_filter_on_a_broker(unique, make_events, tmp_path):
+def test_type_filter_on_a_broker(unique, need_shared, make_events, tmp_path):
     need_shared("nats")
     sink_uri, sub_uri = uris("nats", unique)
     events = make_events(30, types=("speech", "scene.cut", "person"))
@@ -136,7 +134,7 @@ def test_type_filter_on_a_broker(unique, make_events, tmp_path):
         cleanup("nats", unique)
 
 
-def test_mqtt_topics_and_availability(unique, make_events, tmp_path):
+def test_mqtt_topics_and_availability(unique, need_shared, make_events, tmp_path):
     need_shared("mqtt")
     prefix = f"sftest/{unique}"
     received: dict[str, list[bytes]] = {}
@@ -169,7 +167,7 @@ def test_mqtt_topics_and_availability(unique, make_events, tmp_path):
         watcher.disconnect()
 
 
-def test_redis_entries_are_readable_by_any_client(unique, make_events, tmp_path):
+def test_redis_entries_are_readable_by_any_client(unique, need_shared, make_events, tmp_path):
     need_shared("redis")
     sink_uri, _ = uris("redis", unique)
     sink = open_sink(sink_uri, buffer_dir=tmp_path / "buffer")

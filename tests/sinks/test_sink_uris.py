@@ -14,8 +14,6 @@ from streamfuse.sinks.uri import open_sink
 from streamfuse.subscribe import subscribe
 from streamfuse.subscribe.cli import run_subscribe_cli
 
-from conftest import free_port  # noqa: I001 - this folder's conftest
-
 pytestmark = pytest.mark.timeout(60)
 
 
@@ -43,7 +41,7 @@ def test_malformed_broker_uri(uri, tmp_path):
 
 
 @pytest.mark.parametrize("scheme", ["redis", "nats", "mqtt"])
-def test_unreachable_broker_at_start(scheme, tmp_path):
+def test_unreachable_broker_at_start(scheme, tmp_path, free_port):
     uri = f"{scheme}://user:s3cret@127.0.0.1:{free_port()}/x"
     if scheme == "redis":
         uri = f"redis://:s3cret@127.0.0.1:{free_port()}/0"
@@ -83,7 +81,7 @@ def test_subscribe_cli_bad_uri_exits_2_with_one_line():
     assert "http://" in line and "redis://" in line
 
 
-def test_subscribe_cli_unreachable_exits_2():
+def test_subscribe_cli_unreachable_exits_2(free_port):
     err = io.StringIO()
     code = run_subscribe_cli([f"redis://:s3cret@127.0.0.1:{free_port()}/0", "--timeout", "5"],
                              out=io.StringIO(), err=err)

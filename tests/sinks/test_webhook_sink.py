@@ -11,17 +11,15 @@ from aiohttp import web
 
 from streamfuse.sinks.uri import open_sink
 
-from conftest import free_port  # noqa: I001 - this folder's conftest
-
 pytestmark = pytest.mark.timeout(60)
 
 
 class Receiver:
     """An aiohttp app in a thread: answers ``statuses`` in turn (then 200), records what came."""
 
-    def __init__(self, statuses: list[int], port: int | None = None) -> None:
+    def __init__(self, statuses: list[int], port: int) -> None:
         self.statuses = list(statuses)
-        self.port = port or free_port()
+        self.port = port
         self.requests: list[tuple[int, str, dict]] = []  # (status answered, content type, body)
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
@@ -58,9 +56,9 @@ class Receiver:
         return [body for status, _, body in self.requests if status == 200]
 
 
-def test_retries_with_backoff_until_accepted(tmp_path, make_events):
+def test_retries_with_backoff_until_accepted(tmp_path, make_events, free_port):
     events = make_events(5)
-    with Receiver([503, 500]) as rx:
+    with Receiver([503, 500], free_port()) as rx:
         sink = open_sink(f"http://127.0.0.1:{rx.port}/hook", buffer_dir=tmp_path / "buffer",
                          backoff_initial=0.05, backoff_max=0.2)
         for e in events:
@@ -74,9 +72,9 @@ def test_retries_with_backoff_until_accepted(tmp_path, make_events):
     assert stats["retries"] == 2 and stats["delivered"] == 5 and stats["failed"] == 0
 
 
-def test_rejected_and_given_up_events_are_counted(tmp_path, make_events):
+def test_rejected_and_given_up_events_are_counted(tmp_path, make_events, free_port):
     events = make_events(3)
-    with Receiver([400, 500, 500, 500]) as rx:
+    with Receiver([400, 500, 500, 500], free_port()) as rx:
         sink = open_sink(f"http://127.0.0.1:{rx.port}/hook", buffer_dir=tmp_path / "buffer",
                          backoff_initial=0.01, backoff_max=0.05, max_attempts=3)
         for e in events:
@@ -89,7 +87,7 @@ def test_rejected_and_given_up_events_are_counted(tmp_path, make_events):
     assert stats["rejected"] == 1 and stats["failed"] == 1 and stats["delivered"] == 1
 
 
-def test_receiver_down_then_up(tmp_path, make_events):
+def test_receiver_down_then_up(tmp_path, make_events, free_port):
     port = free_port()
     events = make_events(10)
     sink = open_sink(f"http://127.0.0.1:{port}/hook", buffer_dir=tmp_path / "buffer",
