@@ -73,8 +73,12 @@ def _spans(mask: np.ndarray, offset: int) -> tuple[tuple[int, int], ...]:
 class Windower:
     """Push items in, take complete windows out. Pure Python; no threads, no Ray."""
 
-    def __init__(self, source_id: str, length: float | Fraction = 2, hop: float | Fraction = 1) -> None:
+    def __init__(self, source_id: str, length: float | Fraction = 2, hop: float | Fraction = 1, *,
+                 hold_last: bool = True) -> None:
+        """``hold_last``: hold each window back until the next one is complete, so that the last can be
+        flagged ``final`` (files); live feeds pass False to get every window as soon as it is complete."""
         self.source_id = source_id
+        self.hold_last = hold_last
         self.length = as_fraction(length)
         self.hop = as_fraction(hop)
         if not 0 < self.hop <= self.length:
@@ -161,9 +165,12 @@ class Windower:
                 break
             window = self._build(start, end)
             self.index += 1
-            if self._pending is not None:
-                out.append(self._pending)
-            self._pending = window
+            if not self.hold_last:
+                out.append(window)
+            else:
+                if self._pending is not None:
+                    out.append(self._pending)
+                self._pending = window
             self._forget_before(self._span(self.index)[0])
         return out
 

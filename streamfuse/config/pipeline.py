@@ -25,6 +25,10 @@ class DecodeConfig(Section):
     width: int = bounded(320, 16, 7680, doc="analysis frame width in pixels")
     height: int = bounded(0, 0, 4320, doc="analysis frame height; 0 keeps the aspect ratio")
     threads: int = bounded(0, 0, 64, doc="decoder threads; 0 lets FFmpeg choose")
+    #: ``auto`` skips decoding frames no other frame refers to (most B-frames) when the analysis
+    #: rate is at most half the source's rate: about half the decoding work, frame times stay exact,
+    #: only which frames are analysed changes. ``none`` decodes every frame.
+    skip_frames: Literal["auto", "nonref", "none"] = "auto"
     subtitles: str | None = None  # a sidecar .srt/.vtt to use for every input (CLI --subtitles)
     sidecar_subtitles: bool = True  # pick up clip.srt / clip.vtt beside clip.mp4
     max_corrupt_fraction: float = bounded(0.5, 0.0, 1.0, doc="give up on a file when more packets than this fail")

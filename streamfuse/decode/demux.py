@@ -80,6 +80,7 @@ class DemuxReport:
     decode_errors: int = 0
     damaged: list[tuple[float, float, str]] = field(default_factory=list)
     truncated: bool = False
+    skipped_nonref: bool = False  # frames no other frame refers to were not decoded
     media_end: float = 0.0
 
     def as_dict(self) -> dict:
@@ -198,6 +199,10 @@ class Demuxer:
                 video.codec_context.thread_count = cfg.threads
             nominal = Fraction(1) / Fraction(rate) if rate else Fraction(1, 25)
             step = Fraction(1) / Fraction(cfg.fps).limit_denominator(1001) if cfg.fps else None
+            if cfg.skip_frames == "nonref" or (cfg.skip_frames == "auto" and step is not None and rate
+                                               and Fraction(cfg.fps).limit_denominator(1001) * 2 <= rate):
+                video.codec_context.skip_frame = "NONREF"
+                rep.skipped_nonref = True
         else:
             yield StreamClosed("video")
         if audio is not None:

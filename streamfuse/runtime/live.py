@@ -199,7 +199,7 @@ class LivePipeline:
         self.stats = LiveStats()
         self.reader = LiveReader(source, config.decode, config.live, clock=clock)
         self.queue = FrameQueue(config.live.queue_frames)
-        self.windower = Windower(source.id, config.window.length, config.window.hop)
+        self.windower = Windower(source.id, config.window.length, config.window.hop, hold_last=False)
         self._hop = as_fraction(config.window.hop)
         self._max_lateness = config.live.max_lateness
         self._progress = _Progress(keep=config.live.max_lateness + 2.0)

@@ -31,7 +31,7 @@ def test_variable_frame_rate_keeps_true_frame_times(make):
 
 def test_analysis_rate_samples_by_timestamp_on_vfr(make):
     truth = make("vfr.mkv", gen.make_vfr_clip)
-    windows, _ = windows_of(truth.path, "decode.fps=5")
+    windows, _ = windows_of(truth.path, "decode.fps=5", "decode.skip_frames=none")
     times = [f.time for f in all_frames(windows)]
     # one frame per 0.2 s slot: the first frame at or after each slot start
     expected = []
@@ -41,6 +41,16 @@ def test_analysis_rate_samples_by_timestamp_on_vfr(make):
             expected.append(t)
             slot = (t // Fraction(1, 5) + 1) * Fraction(1, 5)
     assert times == expected
+
+
+def test_skipping_unreferenced_frames_keeps_exact_times(make):
+    truth = make("vfr.mkv", gen.make_vfr_clip)
+    windows, report = windows_of(truth.path, "decode.fps=5", "decode.skip_frames=nonref")
+    times = [f.time for f in all_frames(windows)]
+    assert report.skipped_nonref
+    assert set(times) <= set(truth.frame_times)  # every analysed frame carries its true time
+    slots = [t // Fraction(1, 5) for t in times]
+    assert slots == sorted(set(slots))  # at most one frame per 0.2 s slot
 
 
 def test_delayed_audio_start_is_padded_and_flagged(make):

@@ -193,6 +193,14 @@ def test_bad_model_path_names_the_model_and_what_to_do(tmp_path):
     empty.mkdir()
     with pytest.raises(ModelLoadError, match="model.bin"):
         AsrEncoder(AsrConfig(model=str(empty)))
+    broken = tmp_path / "broken-whisper"
+    broken.mkdir()
+    bundled = Path(describe_models()[0]["path"])
+    for name in ("config.json", "tokenizer.json"):
+        (broken / name).write_bytes((bundled / name).read_bytes())
+    (broken / "model.bin").write_bytes(b"not a model" * 10)
+    with pytest.raises(ModelLoadError, match="broken-whisper.*failed to load"):
+        AsrEncoder(AsrConfig(model=str(broken)))
     with pytest.raises(ModelLoadError, match="hf download"):
         AsrEncoder(AsrConfig(model="nobody/not-a-cached-model"))
     with pytest.raises(ModelLoadError, match="no-such-minilm"):
