@@ -42,7 +42,10 @@ class MediaDecodeError(StreamfuseError, ValueError):
 
 
 class ModelLoadError(StreamfuseError, RuntimeError):
-    """A model that is not available locally or failed to load; the message names it."""
+    """A model that is not available locally or failed to load; the message names it and says how
+    to make it available (exit code 2: the configuration points at something that is not there)."""
+
+    exit_code = 2
 
 
 class StageError(StreamfuseError, RuntimeError):

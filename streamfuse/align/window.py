@@ -32,6 +32,9 @@ class Window:
     has_text: bool = False
     final: bool = False
     damaged: tuple[tuple[Fraction, Fraction], ...] = ()
+    #: streams the source does not have at all ("video", "audio", "text"), as opposed to a span
+    #: of a stream that exists but holds no data here
+    absent: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.start < self.own_end <= self.end:

@@ -90,6 +90,7 @@ class Windower:
         self.has_audio_stream = False
         self.segments: list[TextSegment] = []
         self.damage: list[Damage] = []
+        self.absent: set[str] = set()  # streams closed before delivering anything
         self.index = 0
         self.media_end = Fraction(0)
         self._pending: Window | None = None  # held back one step so the last can be flagged final
@@ -118,6 +119,8 @@ class Windower:
             self._advance(item.stream, item.time)
         elif isinstance(item, StreamClosed):
             self.bounds[item.stream] = None
+            if item.stream not in self.present and not (item.stream == "audio" and self.has_audio_stream):
+                self.absent.add(item.stream)
         elif isinstance(item, Damage):
             self.damage.append(item)
         else:
@@ -185,7 +188,7 @@ class Windower:
             source_id=self.source_id, index=self.index, start=start, end=end,
             own_end=start + self.hop, frames=frames, audio=audio, segments=segments,
             has_video=bool(frames), has_audio=audio is not None and audio.missing_samples < len(audio.samples),
-            has_text=bool(segments), damaged=damaged,
+            has_text=bool(segments), damaged=damaged, absent=tuple(s for s in STREAMS if s in self.absent),
         )
 
     def _forget_before(self, t: Fraction) -> None:

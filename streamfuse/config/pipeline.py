@@ -67,7 +67,10 @@ class FusionConfig(Section):
 
     gap: float = bounded(1.0, 0.0, 60.0, doc="seconds without evidence before a durative event ends")
     min_duration: float = bounded(0.0, 0.0, 60.0, doc="durative events shorter than this are dropped")
-    speech_gap: float = bounded(0.3, 0.0, 10.0, doc="seconds of silence that end a speech event")
+    speech_gap: float = bounded(0.3, 0.0, 10.0, doc="seconds of silence that end a speech (or silence) event")
+    sound_over_speech_dbfs: float = bounded(-0.5, -120.0, 0.0,
+                                            doc="a sound during speech is reported only when its peak reaches this "
+                                                "level (default: only near-clipping sounds)")
     min_confidence: float = bounded(0.0, 0.0, 1.0)
     keywords: KeywordConfig = field(default_factory=KeywordConfig)
 

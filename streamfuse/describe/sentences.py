@@ -22,15 +22,24 @@ def _quote(text: str, limit: int = 120) -> str:
 
 
 def describe_window(window: Window, features: Iterable[Features], transcript: str,
-                    active: dict[str, list[Any]] | None = None) -> str:
+                    instants: Iterable[str] = ()) -> str:
+    """``instants``: kinds of instant events (``scene.cut``, ``flash``, ``sound``) known to start
+    inside the window, including those decided after it was first seen."""
+    features = list(features)
     by_name = {f.encoder: f.summary for f in features}
-    kinds = {d.kind for f in features for d in f.detections if window.start <= d.start < window.end}
+    kinds = {d.kind for f in features for d in f.detections if d.instant and window.start <= d.start < window.end}
+    kinds |= {d.kind for f in features for d in f.detections if d.kind == "speech" and d.start < window.end}
+    kinds |= set(instants)
+    video_encoders = any(f.modality == "video" for f in features)
     seen: list[str] = []
     heard: list[str] = []
 
-    if not window.has_video:
-        seen.append("No video" if not any(f.modality == "video" for f in features) and window.audio is not None
-                    else "No video frames")
+    if "video" in window.absent:
+        seen.append("No video track")
+    elif not window.has_video:
+        seen.append("No video frames in this span")
+    elif not video_encoders:
+        seen.append("Video not analysed")
     else:
         faces = int(by_name.get("faces", {}).get("faces") or 0)
         people = int(by_name.get("people", {}).get("people") or 0)
@@ -54,7 +63,7 @@ def describe_window(window: Window, features: Iterable[Features], transcript: st
         if not seen:
             seen.append("Nothing detected in the picture")
 
-    if window.audio is None:
+    if window.audio is None or "audio" in window.absent:
         heard.append("no audio track")
     elif not window.has_audio:
         heard.append("no audio in this span")

@@ -29,6 +29,8 @@ PRESENCE = {"face": ("video",), "person": ("video",), "motion": ("video",), "spe
             "sound": ("audio",), "silence": ("audio",), "speaker.visible": ("video", "audio")}
 INSTANT_MODALITY = {"scene.cut": ("video",), "flash": ("video",), "sound": ("audio",),
                     "transcript": ("text",), "keyword": ("text",), "damaged": ("video", "audio")}
+#: a sound this close to speech is taken as part of it
+_SPEECH_MARGIN = Fraction(1, 4)
 #: how long de-duplication keys are kept (late detections, e.g. ASR, may trail by this much)
 _DEDUP_HORIZON = Fraction(120)
 
@@ -55,9 +57,10 @@ class FusionStage:
         min_dur = as_fraction(config.min_duration)
         self.trackers: dict[str, SeriesTracker] = {}
         for kind, mods in PRESENCE.items():
-            kind_gap = as_fraction(config.speech_gap) if kind in ("speech", "speaker.visible") else gap
+            kind_gap = as_fraction(config.speech_gap) if kind in ("speech", "speaker.visible", "silence") else gap
             self.trackers[kind] = SeriesTracker(kind, mods, gap=kind_gap, min_duration=min_dur, id_prefix=source_id)
         self._seen: OrderedDict[tuple, Fraction] = OrderedDict()
+        self._speech: list[tuple[Fraction, Fraction]] = []
         self._last_end = Fraction(0)
 
     # -- public -------------------------------------------------------------------------------
@@ -100,8 +103,7 @@ class FusionStage:
                 events.append(self._instant(Detection("damaged", a, b, 1.0, label="corrupt data skipped"),
                                             tuple(window.modalities) or ("video",)))
         self._last_end = max(self._last_end, window.end)
-        active = {k: t.active() for k, t in self.trackers.items()}
-        record = self._record(window, features, transcript, active)
+        record = self._record(window, features, transcript)
         if window.final:
             events.extend(self.finish())
         return FusedWindow(events, record, transcript)
@@ -119,17 +121,33 @@ class FusionStage:
         while self._seen and next(iter(self._seen.values())) < t - _DEDUP_HORIZON:
             self._seen.popitem(last=False)
 
-    def _fresh_detections(self, window: Window, features: list[Features]) -> Iterable[Detection]:
-        """Detections no earlier window reported: overlapping windows repeat them, and a late
-        detection (a cut decided after look-ahead, an utterance recognised once it ended) may
-        arrive windows after its start. Keyed by kind, label and start time."""
+    def _fresh_detections(self, window: Window, features: list[Features]) -> list[Detection]:
+        """Detections no earlier window reported, handled by the window that owns their start:
+        overlapping windows repeat them (those starting after ``own_end`` come again with the next
+        window, when the other encoders have decided that stretch too), and a late detection (a
+        cut decided after look-ahead, an utterance recognised once it ended) may arrive windows
+        after its start. Keyed by kind, label and start time. Sounds heard during speech are
+        speech, not "a loud sound", unless louder than ``fusion.sound_over_speech_dbfs``."""
+        fresh = []
         for feat in features:
             for det in feat.detections:
+                if det.start >= window.own_end and not window.final:
+                    continue
                 key = (det.kind, det.label, det.start, det.instant)
                 if key in self._seen:
                     continue
                 self._remember(key, det.start)
-                yield det
+                fresh.append(det)
+        speech = [(d.start, d.end) for d in fresh if d.kind == "speech"]
+        self._speech = [s for s in self._speech if s[1] > window.start - 10] + speech
+        return [d for d in fresh if not (d.kind == "sound" and self._during_speech(d))]
+
+    def _during_speech(self, det: Detection) -> bool:
+        level = det.evidence.get("max_dbfs", det.evidence.get("level_dbfs"))
+        if isinstance(level, (int, float)) and level >= self.config.sound_over_speech_dbfs:
+            return False
+        a, b = det.start - _SPEECH_MARGIN, det.end + _SPEECH_MARGIN
+        return any(s < b and e > a for s, e in self._speech)
 
     def _next_id(self) -> int:
         self.seq += 1
@@ -173,8 +191,12 @@ class FusionStage:
             out.append(self._instant(det, ("text",)))
         return out
 
-    def _record(self, window: Window, features: list[Features], transcript: list[TextSegment],
-                active: dict[str, list]) -> dict[str, Any]:
+    def _instants_in(self, window: Window) -> set[str]:
+        """Kinds of instant detections known so far that start inside the window."""
+        return {key[0] for key, t in self._seen.items()
+                if len(key) == 4 and key[3] and window.start <= t < window.end}
+
+    def _record(self, window: Window, features: list[Features], transcript: list[TextSegment]) -> dict[str, Any]:
         summaries: dict[str, dict[str, Any]] = {"video": {}, "audio": {}, "text": {}}
         for f in features:
             summaries[f.modality][f.encoder] = _json_safe(f.summary)
@@ -184,7 +206,7 @@ class FusionStage:
         record = {
             "source": self.source_id, "index": window.index,
             "start": to_float(window.start), "end": to_float(window.end),
-            "description": describe_window(window, features, text, active),
+            "description": describe_window(window, features, text, self._instants_in(window)),
             "modalities": window.modalities,
             "video": summaries["video"], "audio": summaries["audio"],
             "text": {"transcript": text, **summaries["text"]},

@@ -272,6 +272,7 @@ class EventServer:
     async def _sse(self, request: web.Request) -> web.StreamResponse:
         sub, notice = self._subscriber(request, "sse")
         try:
+            await self._ready_matcher(sub.flt)
             response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                                    "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
             await response.prepare(request)
@@ -297,6 +298,7 @@ class EventServer:
         ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=4096)
         reader: asyncio.Task | None = None
         try:
+            await self._ready_matcher(sub.flt)
             await ws.prepare(request)
             reader = asyncio.ensure_future(self._ws_reader(ws, sub))
 
@@ -351,6 +353,19 @@ class EventServer:
                 if await self._matches(sub.flt, record.event):
                     await send(record.event)
                     sub.sent += 1
+
+    async def _ready_matcher(self, flt: EventFilter) -> None:
+        """Load the text matcher (once) before a ``q`` subscription starts, so a model that cannot
+        load is a clear 503 rather than a stream that silently ends."""
+        if flt.query is None:
+            return
+        if self._matcher is None:
+            self._matcher = MiniLMMatcher()
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._pool, self._matcher.similarity, "warm", ["up"])
+        except Exception as exc:  # noqa: BLE001 - any failure: the query cannot be served
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise web.HTTPServiceUnavailable(text=f"text queries are unavailable: {text}\n") from None
 
     async def _matches(self, flt: EventFilter, event: dict[str, Any]) -> bool:
         if not flt.matches_fields(event):

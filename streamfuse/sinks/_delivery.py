@@ -195,6 +195,9 @@ class BufferedSink:
 
     def _note_error(self, exc: BaseException) -> None:
         text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300] if str(exc) else type(exc).__name__
+        for secret in getattr(self.transport, "secrets", ()):  # never log a credential, whatever a library says
+            if secret:
+                text = text.replace(secret, "***")
         if text != self._last_error:
             log.warning("sink %s: %s (events stay buffered, retrying)", self.name, text)
         self._last_error = text

@@ -38,6 +38,7 @@ class MqttTransport:
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                                    client_id=client_id or f"streamfuse-sink-{uuid.uuid4().hex[:12]}",
                                    protocol=mqtt.MQTTv311, clean_session=True)
+        self.secrets = tuple(x for x in (password,) if x)
         if username is not None:
             self._client.username_pw_set(username, password)
         self._client.will_set(self.available_topic, "offline", qos=1, retain=True)

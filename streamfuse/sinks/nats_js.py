@@ -59,6 +59,7 @@ class NatsJetStreamTransport:
         self.duplicate_window = duplicate_window
         self._servers = servers
         self._auth = {k: v for k, v in (("user", user), ("password", password), ("token", token)) if v}
+        self.secrets = tuple(x for x in (password, token) if x)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="streamfuse-nats-sink", daemon=True)
         self._thread.start()

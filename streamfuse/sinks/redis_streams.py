@@ -27,6 +27,7 @@ class RedisStreamTransport:
         self.stream = stream
         self.maxlen = maxlen
         self._connection = connection
+        self.secrets = tuple(x for x in (connection.get("password"),) if x)
         self._redis: redis.Redis | None = None
         self._ok = False
         self.auth_failed = False

@@ -14,7 +14,9 @@ the event. Failures are retried with capped exponential backoff by the delivery 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -28,6 +30,9 @@ class WebhookTransport:
                  display: str = "") -> None:
         self.display = display or url
         self.url = url
+        parts = urlsplit(url)
+        self.secrets = tuple(x for x in (parts.password, *re.findall(r"(?i)(?:pass(?:word)?|token|secret|key|auth)=([^&]+)",
+                                                                      parts.query)) if x)
         self.max_attempts = max_attempts
         self._headers = {"Content-Type": "application/cloudevents+json", **(headers or {})}
         self._client: httpx.Client | None = None

@@ -43,6 +43,7 @@ class MqttSubscription(Subscription):
         self._client.reconnect_delay_set(0.2, 2.0)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         self._client.on_connect_fail = self._on_connect_fail
         self._queue: deque[bytes] = deque()
         self._max_queue = max_queue
@@ -64,8 +65,13 @@ class MqttSubscription(Subscription):
         self._connects += 1
         if self._connects > 1:
             self.reconnects += 1
-        client.subscribe(self.topic, qos=1)
-        self._call(self._ready.set)
+        client.subscribe(self.topic, qos=1)  # ready once the broker acknowledged it (on_subscribe)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any, properties: Any) -> None:
+        if reason_codes and not reason_codes[0].is_failure:
+            self._call(self._ready.set)
+        else:
+            self._refused = f"subscription to {self.topic} refused"
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         self._refused = "connection refused or unreachable"

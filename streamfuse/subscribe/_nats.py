@@ -28,6 +28,8 @@ _NATS_ERRORS = (nats.errors.Error, nats.js.errors.Error, OSError, asyncio.Timeou
 
 
 class NatsSubscription(Subscription):
+    client_side_query = True
+
     def __init__(self, b: BrokerURI, flt: EventFilter, *, since: str | None = None, **kwargs: Any) -> None:
         super().__init__(flt, **kwargs)
         self.display = b.display

@@ -30,6 +30,8 @@ _DOWN = (rexc.ConnectionError, rexc.TimeoutError, OSError)
 
 
 class RedisSubscription(Subscription):
+    client_side_query = True
+
     def __init__(self, b: BrokerURI, flt: EventFilter, *, since: str | None = None, block_ms: int = 1000,
                  **kwargs: Any) -> None:
         super().__init__(flt, **kwargs)

