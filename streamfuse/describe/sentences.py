@@ -23,12 +23,11 @@ def _quote(text: str, limit: int = 120) -> str:
 
 def describe_window(window: Window, features: Iterable[Features], transcript: str,
                     instants: Iterable[str] = ()) -> str:
-    """``instants``: kinds of instant events (``scene.cut``, ``flash``, ``sound``) known to start
-    inside the window, including those decided after it was first seen."""
+    """``instants``: kinds of the instant events (``scene.cut``, ``flash``, ``sound``) the fusion
+    stage reported inside the window, including those decided after it was first seen."""
     features = list(features)
     by_name = {f.encoder: f.summary for f in features}
-    kinds = {d.kind for f in features for d in f.detections if d.instant and window.start <= d.start < window.end}
-    kinds |= {d.kind for f in features for d in f.detections if d.kind == "speech" and d.start < window.end}
+    kinds = {d.kind for f in features for d in f.detections if d.kind == "speech" and d.start < window.end}
     kinds |= set(instants)
     video_encoders = any(f.modality == "video" for f in features)
     seen: list[str] = []

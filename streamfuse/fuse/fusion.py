@@ -61,6 +61,8 @@ class FusionStage:
             self.trackers[kind] = SeriesTracker(kind, mods, gap=kind_gap, min_duration=min_dur, id_prefix=source_id)
         self._seen: OrderedDict[tuple, Fraction] = OrderedDict()
         self._speech: list[tuple[Fraction, Fraction]] = []
+        self._pending: list[Detection] = []  # detections that start after the current window's own span
+        self._instants: list[tuple[str, Fraction]] = []  # (kind, start) of instant events reported
         self._last_end = Fraction(0)
 
     # -- public -------------------------------------------------------------------------------
@@ -129,15 +131,18 @@ class FusionStage:
         after its start. Keyed by kind, label and start time. Sounds heard during speech are
         speech, not "a loud sound", unless louder than ``fusion.sound_over_speech_dbfs``."""
         fresh = []
-        for feat in features:
-            for det in feat.detections:
-                if det.start >= window.own_end and not window.final:
-                    continue
-                key = (det.kind, det.label, det.start, det.instant)
-                if key in self._seen:
-                    continue
-                self._remember(key, det.start)
-                fresh.append(det)
+        later = []
+        for det in [d for feat in features for d in feat.detections] + self._pending:
+            key = (det.kind, det.label, det.start, det.instant)
+            if key in self._seen:
+                continue
+            if det.start >= window.own_end and not window.final:
+                later.append(det)  # its owner is a later window; hold it until then
+                continue
+            self._remember(key, det.start)
+            fresh.append(det)
+        # one copy of each held detection (later windows report most of them again)
+        self._pending = list({(d.kind, d.label, d.start, d.instant): d for d in later}.values())
         speech = [(d.start, d.end) for d in fresh if d.kind == "speech"]
         self._speech = [s for s in self._speech if s[1] > window.start - 10] + speech
         return [d for d in fresh if not (d.kind == "sound" and self._during_speech(d))]
@@ -162,6 +167,7 @@ class FusionStage:
                           evidence=evidence, time=self._clock() if self._clock else None)
 
     def _instant(self, det: Detection, modalities: Iterable[str]) -> dict[str, Any]:
+        self._instants.append((det.kind, det.start))
         event_id = f"{self.source_id}-{det.kind}-e{self.seq + 1}"
         return self._event(det.kind, "instant", event_id, det.start, det.end, det.confidence, modalities,
                            text=det.text, label=det.label, evidence=_json_safe(det.evidence))
@@ -192,9 +198,9 @@ class FusionStage:
         return out
 
     def _instants_in(self, window: Window) -> set[str]:
-        """Kinds of instant detections known so far that start inside the window."""
-        return {key[0] for key, t in self._seen.items()
-                if len(key) == 4 and key[3] and window.start <= t < window.end}
+        """Kinds of the instant events reported so far that start inside the window."""
+        self._instants = [(k, t) for k, t in self._instants if t >= window.start - _DEDUP_HORIZON]
+        return {k for k, t in self._instants if window.start <= t < window.end}
 
     def _record(self, window: Window, features: list[Features], transcript: list[TextSegment]) -> dict[str, Any]:
         summaries: dict[str, dict[str, Any]] = {"video": {}, "audio": {}, "text": {}}

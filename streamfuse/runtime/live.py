@@ -15,8 +15,9 @@ caller's thread aligns, encodes, fuses and emits. Live feeds add three things to
   audio arrived; exported as the metrics' latency histogram.
 
 Status events ``source.connected`` / ``source.lost`` share the source's event numbering; when the
-feed is lost, the windows its data completes are emitted and open durative events end (nothing was
-observed during the outage). :meth:`LivePipeline.stop` (safe from a signal handler) stops reading,
+feed is lost, every window holding its data is emitted and open durative events end (nothing is
+observed during the outage); the next connection's media time starts after those windows (see
+:mod:`streamfuse.sources.live`). :meth:`LivePipeline.stop` (safe from a signal handler) stops reading,
 finishes the window in progress, ends open durative events and flushes the sinks.
 """
 
@@ -197,7 +198,7 @@ class LivePipeline:
         self.on_window = on_window
         self.clock = clock
         self.stats = LiveStats()
-        self.reader = LiveReader(source, config.decode, config.live, clock=clock)
+        self.reader = LiveReader(source, config.decode, config.live, resume_at=self._resume_at, clock=clock)
         self.queue = FrameQueue(config.live.queue_frames)
         self.windower = Windower(source.id, config.window.length, config.window.hop, hold_last=False)
         self._hop = as_fraction(config.window.hop)
@@ -288,6 +289,13 @@ class LivePipeline:
         if thread.is_alive():
             log.warning("the reader of %s did not stop in time", self.source.display)
 
+    def _resume_at(self, end: Fraction) -> Fraction:
+        """Where a new connection's media starts after one that ended at ``end``: the end of the last
+        window that starts before ``end`` (less than one window length later)."""
+        hop, length = as_fraction(self.config.window.hop), as_fraction(self.config.window.length)
+        last = -(-end // hop) - 1  # the last window that starts before ``end``
+        return max(end, last * hop + length)
+
     # -- items ----------------------------------------------------------------------------------
 
     def _take(self, arrival: Arrival) -> None:
@@ -302,7 +310,7 @@ class LivePipeline:
                 return
             self._arrivals.append((item.time, arrival.wall))
         elif isinstance(item, AudioClip):
-            if item.start_time < horizon:
+            if item.start_time < horizon and item.missing_samples < len(item.samples):
                 self._late.append(("late_audio", item.start_time, min(item.end_time, horizon)))
             self._arrivals.append((item.start_time, arrival.wall))
         stream = {VideoFrame: "video", AudioClip: "audio"}.get(type(item)) or getattr(item, "stream", None)
@@ -335,10 +343,12 @@ class LivePipeline:
                 "connects": status.connects, "outage_seconds": round(status.outage, 3),
                 "connect_seconds": round(status.connect_seconds, 3), "streams": list(status.streams)})])
         elif status.kind == "lost":
-            # everything the lost connection delivered has arrived: close the windows it completes
+            # everything the lost connection delivered has arrived and the next one starts at
+            # ``resume``: close every window that holds the lost connection's data
+            resume = status.resume if status.resume is not None else status.media
             for stream, bound in list(self.windower.bounds.items()):
-                if bound is not None and bound < status.media:
-                    self._process(self.windower.push(StreamBound(stream, status.media)))
+                if bound is not None and bound < resume:
+                    self._process(self.windower.push(StreamBound(stream, resume)))
             self._emit([self._status_event("source.lost", status, {"reason": status.reason,
                                                                    "connects": status.connects})])
             self._emit(self.fuse.fusion.finish())  # nothing is observed while the feed is down

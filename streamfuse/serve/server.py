@@ -8,7 +8,8 @@ Every emitted event is appended to a bounded :class:`~streamfuse.sinks.durable.D
 reads the events after its position, filters them, and sends them, so replay (``since`` /
 ``Last-Event-ID``) and live delivery are one path and never duplicate or reorder. A slow subscriber
 holds no queue: it just lags; if it falls behind the log's bound, the oldest events it had not read
-are gone (policy: drop oldest, counted in ``subscriber_missed`` and announced to it as an SSE comment).
+are gone (policy: drop oldest, counted in ``subscriber_missed`` and announced to it as an SSE comment);
+a client that takes no data for ``write_timeout`` seconds is disconnected (``slow_disconnects``).
 
 Endpoints (GET only; no files are served):
 
@@ -83,18 +84,19 @@ class EventServer:
                  log_dir: str | os.PathLike[str] | None = None, text_matcher: TextMatcher | None = None, *,
                  require_token: bool = False, max_subscribers: int = 64, max_log_events: int = 10_000,
                  max_log_bytes: int = 32 << 20, metrics: Metrics | None = None, heartbeat: float = 15.0,
-                 start_timeout: float = 10.0) -> None:
+                 write_timeout: float = 30.0, start_timeout: float = 10.0) -> None:
         token = token or os.environ.get("STREAMFUSE_TOKEN") or None
         if token is None and (require_token or not is_loopback(host)):
             raise ConfigError(f"serving on {host} needs a bearer token: set STREAMFUSE_TOKEN or pass a token "
                               "(or bind 127.0.0.1)")
-        if max_subscribers < 1 or heartbeat <= 0:
-            raise ConfigError("server: need max_subscribers >= 1 and heartbeat > 0")
+        if max_subscribers < 1 or heartbeat <= 0 or write_timeout <= 0:
+            raise ConfigError("server: need max_subscribers >= 1, heartbeat > 0 and write_timeout > 0")
         self.name = "serve"
         self.host = host
         self.metrics = metrics or Metrics()
         self.max_subscribers = max_subscribers
         self.heartbeat = heartbeat
+        self.write_timeout = write_timeout
         self._token = token.encode("utf-8") if token else None
         self._matcher = text_matcher
         self._tmp_dir = None if log_dir is not None else tempfile.mkdtemp(prefix="streamfuse-serve-")
@@ -104,6 +106,7 @@ class EventServer:
         self._emitted = 0
         self._subscribers_total = 0
         self._missed = 0
+        self._slow_disconnects = 0
         self._busy = 0
         self._auth_failures = 0
         self._last_id: str | None = None
@@ -165,7 +168,8 @@ class EventServer:
         return {"emitted": self._emitted, "delivered": self._emitted, "backlog": 0,
                 "dropped": log_stats["dropped"], "retained": log_stats["retained"],
                 "subscribers": len(self._subs), "subscribers_total": self._subscribers_total,
-                "subscriber_missed": self._missed, "rejected_busy": self._busy,
+                "subscriber_missed": self._missed, "slow_disconnects": self._slow_disconnects,
+                "rejected_busy": self._busy,
                 "auth_failures": self._auth_failures}
 
     def __enter__(self) -> "EventServer":
@@ -287,7 +291,7 @@ class EventServer:
                 await response.write(f": {text}\n\n".encode())
 
             await self._pump(sub, send, comment)
-        except _SEND_ERRORS:
+        except (*_SEND_ERRORS, TimeoutError):
             pass
         finally:
             self._drop(sub)
@@ -295,7 +299,7 @@ class EventServer:
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         sub, notice = self._subscriber(request, "ws")
-        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=4096)
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=4096, timeout=1.0)  # close handshake
         reader: asyncio.Task | None = None
         try:
             await self._ready_matcher(sub.flt)
@@ -306,7 +310,7 @@ class EventServer:
                 await ws.send_str(json.dumps(event, separators=(",", ":"), ensure_ascii=False))
 
             await self._pump(sub, send, None)
-        except _SEND_ERRORS:
+        except (*_SEND_ERRORS, TimeoutError):
             pass
         finally:
             self._drop(sub)
@@ -331,27 +335,39 @@ class EventServer:
 
     async def _pump(self, sub: _Subscriber, send: Callable[[dict[str, Any]], Awaitable[None]],
                     comment: Callable[[str], Awaitable[None]] | None) -> None:
-        """Send the events after ``sub.cursor`` that pass its filter, then follow the log."""
+        """Send the events after ``sub.cursor`` that pass its filter, then follow the log. A write
+        that the client does not take within ``write_timeout`` ends the subscription (counted in
+        ``slow_disconnects``): a client that stopped reading cannot hold a slot for ever."""
+
+        async def write(fn: Callable[[Any], Awaitable[None]], arg: Any) -> None:
+            try:
+                async with asyncio.timeout(self.write_timeout):
+                    await fn(arg)
+            except TimeoutError:
+                self._slow_disconnects += 1
+                raise
+
         while not sub.gone and not self._closed:
             sub.wake.clear()
             records = self._log.read(after=sub.cursor, limit=256)
             if not records:
                 try:
-                    await asyncio.wait_for(sub.wake.wait(), self.heartbeat)
-                except asyncio.TimeoutError:
+                    async with asyncio.timeout(self.heartbeat):
+                        await sub.wake.wait()
+                except TimeoutError:
                     if comment is not None:
-                        await comment("keepalive")
+                        await write(comment, "keepalive")
                 continue
             missed = records[0].seq - sub.cursor - 1
             if missed > 0:
                 sub.missed += missed
                 self._missed += missed
                 if comment is not None:
-                    await comment(f"missed {missed} events: this subscriber fell behind the retained log")
+                    await write(comment, f"missed {missed} events: this subscriber fell behind the retained log")
             for record in records:
                 sub.cursor = record.seq
                 if await self._matches(sub.flt, record.event):
-                    await send(record.event)
+                    await write(send, record.event)
                     sub.sent += 1
 
     async def _ready_matcher(self, flt: EventFilter) -> None:

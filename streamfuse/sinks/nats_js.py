@@ -21,7 +21,6 @@ import nats.errors
 import nats.js.errors
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 
-from ..events.cloudevents import short_type
 from ._delivery import TransportError
 
 DEFAULT_PREFIX = "streamfuse.events"

@@ -31,8 +31,8 @@ class WebhookTransport:
         self.display = display or url
         self.url = url
         parts = urlsplit(url)
-        self.secrets = tuple(x for x in (parts.password, *re.findall(r"(?i)(?:pass(?:word)?|token|secret|key|auth)=([^&]+)",
-                                                                      parts.query)) if x)
+        in_query = re.findall(r"(?i)(?:pass(?:word)?|token|secret|key|auth)=([^&]+)", parts.query)
+        self.secrets = tuple(x for x in (parts.password, *in_query) if x)
         self.max_attempts = max_attempts
         self._headers = {"Content-Type": "application/cloudevents+json", **(headers or {})}
         self._client: httpx.Client | None = None

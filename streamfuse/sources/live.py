@@ -14,13 +14,15 @@ before every packet ends a connection that delivers packets but nothing decodabl
 reopened.
 
 Media time across reconnects: each connection's media time continues where everything delivered
-before it ended (its offset is the end of the previous connection's last frame, sample or bound, on
-the audio sample grid), so media time is monotonic and gap-free and the outage takes no media time.
-Mapping by wall clock instead would leave an outage-long hole that the windower fills with empty
-windows in one burst when the feed returns (an hour offline: 3600 windows at once), and would make
-media times depend on reconnect delays. Wall-clock time is kept beside media time: every item comes
-with the ``time.monotonic()`` of its arrival (:class:`Arrival`), for latency, and a reconnect's
-status carries the outage's wall-clock length.
+before it ended (the end of the previous connection's last frame, sample or bound, on the audio
+sample grid), moved on by ``resume_at`` (the live pipeline moves it to the end of the last window
+that holds the lost connection's data, less than one window length, so that those windows close at
+the loss and no window mixes two connections). Media time is monotonic and the outage itself takes
+no media time. Mapping by wall clock instead would leave an outage-long hole that the windower fills
+with empty windows in one burst when the feed returns (an hour offline: 3600 windows at once), and
+would make media times depend on reconnect delays. Wall-clock time is kept beside media time: every
+item comes with the ``time.monotonic()`` of its arrival (:class:`Arrival`), for latency, and a
+reconnect's status carries the outage's wall-clock length.
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ class SourceStatus:
     ``connected``: media flows (again); ``media`` is where its media time starts, ``outage`` the
     wall-clock seconds since the feed was lost (0 for the first connection), ``connect_seconds``
     how long opening took. ``lost``: the feed dropped, failed or stalled (``reason``); everything it
-    delivered ends at ``media``. ``retry``: an attempt to reopen it failed (``reason``); the next
+    delivered ends at ``media`` and the next connection starts at ``resume``. ``retry``: an attempt to reopen it failed (``reason``); the next
     comes in ``delay`` seconds.
     """
 
@@ -131,6 +133,7 @@ class SourceStatus:
     outage: float = 0.0
     connect_seconds: float = 0.0
     streams: tuple[str, ...] = ()
+    resume: Fraction | None = None  # "lost": where the next connection's media time will start
 
 
 @dataclass(frozen=True)
@@ -266,8 +269,10 @@ class LiveReader:
     """
 
     def __init__(self, source: Source, decode: DecodeConfig, live: LiveConfig, *,
+                 resume_at: Callable[[Fraction], Fraction] | None = None,
                  clock: Callable[[], float] = time.monotonic, rand: Callable[[], float] = random.random) -> None:
         self.source = source
+        self.resume_at = resume_at
         self.decode = decode
         self.live = live
         self.options, self.format = input_options(source, live)
@@ -348,7 +353,10 @@ class LiveReader:
             if healthy:
                 self._failures, self._reason = 0, reason
                 self._lost_at = self.clock()
-                yield Arrival(SourceStatus("lost", self._end, reason, connects=self.connects,
+                end = self._end
+                if self.resume_at is not None:
+                    self._end = max(end, self.resume_at(end))
+                yield Arrival(SourceStatus("lost", end, reason, connects=self.connects, resume=self._end,
                                            streams=tuple(demuxer.report.streams)), self._lost_at)
             else:
                 yield self._failed(reason)

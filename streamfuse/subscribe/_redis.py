@@ -99,9 +99,9 @@ class RedisSubscription(Subscription):
                     await self._redis.xack(self.stream, self.group, *self._to_ack)
                     self._to_ack = []
                 if self.group:
-                    position = "0" if self._backlog_first else ">"
+                    position, block = ("0", None) if self._backlog_first else (">", self._block_ms)
                     reply = await self._redis.xreadgroup(self.group, self.consumer, {self.stream: position},
-                                                         count=256, block=None if self._backlog_first else self._block_ms)
+                                                         count=256, block=block)
                 else:
                     reply = await self._redis.xread({self.stream: self._last_id}, count=256, block=self._block_ms)
             except rexc.ResponseError as exc:

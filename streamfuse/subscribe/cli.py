@@ -41,7 +41,10 @@ async def _run(args: argparse.Namespace, out: TextIO) -> int:
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     count = 0
     try:
-        await (sub.start() if deadline is None else asyncio.wait_for(sub.start(), max(0.0, deadline - time.monotonic())))
+        if deadline is None:
+            await sub.start()
+        else:
+            await asyncio.wait_for(sub.start(), max(0.0, deadline - time.monotonic()))
         while args.limit is None or count < args.limit:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:

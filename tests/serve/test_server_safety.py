@@ -185,3 +185,20 @@ def test_slow_subscriber_falls_behind_and_is_told_what_it_missed(serve, make_eve
     missed = server.stats()["subscriber_missed"]
     assert missed > 0 and len(ids) + missed == len(events)
     assert sum(int(c.split()[2]) for c in comments) == missed
+
+
+def test_a_client_that_stops_reading_is_disconnected(serve, make_events):
+    server = serve(write_timeout=0.5, max_log_bytes=4 << 20)
+    events = make_events(400, pad=40_000)
+
+    async def main():
+        async with aiohttp.ClientSession() as session:
+            async with session.get(server.url + "/events"):
+                await asyncio.to_thread(lambda: [server.emit(e) for e in events])
+                for _ in range(100):  # never read a byte
+                    if server.stats()["subscribers"] == 0:
+                        break
+                    await asyncio.sleep(0.05)
+
+    asyncio.run(main())
+    assert server.stats()["slow_disconnects"] == 1 and server.stats()["subscribers"] == 0
