@@ -198,9 +198,11 @@ class FusionStage:
         return out
 
     def _instants_in(self, window: Window) -> set[str]:
-        """Kinds of the instant events reported so far that start inside the window."""
+        """Kinds of the instant events reported so far (or decided and held for their owner
+        window; sounds wait for the speech check) that start inside the window."""
         self._instants = [(k, t) for k, t in self._instants if t >= window.start - _DEDUP_HORIZON]
-        return {k for k, t in self._instants if window.start <= t < window.end}
+        held = [(d.kind, d.start) for d in self._pending if d.instant and d.kind != "sound"]  # decided, not yet owned
+        return {k for k, t in self._instants + held if window.start <= t < window.end}
 
     def _record(self, window: Window, features: list[Features], transcript: list[TextSegment]) -> dict[str, Any]:
         summaries: dict[str, dict[str, Any]] = {"video": {}, "audio": {}, "text": {}}
