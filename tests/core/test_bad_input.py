@@ -109,3 +109,23 @@ def test_one_bad_input_does_not_stop_the_others(tmp_path, media):
     assert proc.returncode == 2
     assert leftovers(out) == ["jfk.flac"]
     assert (out / "jfk.flac" / "events.jsonl").exists()
+
+
+def test_analyze_without_input_runs_the_sample_clip(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "streamfuse", "analyze", "-o", str(tmp_path / "out"),
+                           "--set", "encoders.people.enabled=false"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "sample clip" in proc.stderr
+    folder = tmp_path / "out" / "sample.mkv"
+    assert f"results: {folder}" in proc.stdout and "scene.cut 1" in proc.stdout
+    assert sorted(p.name for p in folder.iterdir()) == ["events.jsonl", "summary.json", "transcript.vtt", "windows.jsonl"]
+
+
+def test_models_lists_every_stage_offline(capsys):
+    import json
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    stages = {r["stage"] for r in rows}
+    assert {"faces", "people", "motion", "vad", "loudness", "asr", "text"} <= stages
+    assert all(r["available"] for r in rows if r.get("enabled", True)), rows

@@ -54,7 +54,14 @@ async def collect(sub, n: int, timeout: float) -> list[dict]:
 
 
 def cleanup(kind: str, unique: str) -> None:
-    if kind.startswith("redis"):
+    if kind == "mqtt":  # clear the retained availability message the sink left
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        client.connect("127.0.0.1", 1883)
+        client.loop_start()
+        client.publish(f"sftest/{unique}/available", b"", qos=1, retain=True).wait_for_publish(5)
+        client.loop_stop()
+        client.disconnect()
+    elif kind.startswith("redis"):
         redis.Redis().delete(f"sf-test:{unique}")
     elif kind.startswith("nats"):
         import nats
