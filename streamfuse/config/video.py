@@ -31,8 +31,8 @@ class FacesConfig(Section):
     enabled: bool = True
     min_size: int = bounded(24, 8, 4096, doc="smallest face side in pixels of the analysis frame")
     min_neighbors: int = bounded(5, 1, 50)
-    scale_factor: float = bounded(1.1, 1.01, 2.0)
-    rate: float = bounded(5.0, 0.1, 120.0, doc="frames per second examined at most")
+    scale_factor: float = bounded(1.2, 1.01, 2.0, doc="cascade pyramid step; 1.1 finds a few more, costs ~2x")
+    rate: float = bounded(2.0, 0.1, 120.0, doc="frames per second examined at most")
     min_weight: float = bounded(0.0, -100.0, 100.0,
                                 doc="cascade level weight a face must reach (true faces score about 5-12)")
     profile: bool = False  # also run the profile-face cascade (both directions); about 5x the cost
@@ -43,7 +43,7 @@ class PeopleConfig(Section):
     """People with OpenCV's bundled HOG detector, gated by motion."""
 
     enabled: bool = True
-    rate: float = bounded(2.0, 0.1, 60.0, doc="frames per second examined at most")
+    rate: float = bounded(1.0, 0.1, 60.0, doc="frames per second examined at most")
     min_score: float = bounded(0.5, 0.0, 10.0, doc="SVM score a detection must reach")
     motion_gated: bool = True
     motion_area: float = bounded(0.002, 0.0, 1.0,

@@ -116,8 +116,8 @@ def open_container(source: Source, timeout: float = 15.0, options: dict[str, str
         raise SourceUnreachableError(f"{source.display}: cannot connect ({getattr(exc, 'strerror', None) or exc}); "
                                      "check the address and that the server is up") from None
     except av.error.ExitError:  # PyAV's open timeout interrupted FFmpeg
-        raise SourceUnreachableError(f"{source.display}: no answer within {timeout:g} s; check the address and "
-                                     "that the feed is sending") from None
+        raise SourceUnreachableError(f"{source.display}: no readable media arrived within {timeout:g} s; check the "
+                                     "address and that the feed is sending") from None
     except av.error.FFmpegError as exc:
         raise UnsupportedSourceError(f"{source.display}: FFmpeg cannot open it ({exc.strerror or exc})") from None
 

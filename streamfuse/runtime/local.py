@@ -1,4 +1,6 @@
-"""The in-process runtime: the same stages as the Ray runtime, called in a loop on one thread."""
+"""The in-process runtime: the same stages as the Ray runtime, called in a loop. The source stage
+(demux, decode, align) runs one thread ahead, a bounded number of windows ahead, so decoding
+overlaps encoding; the stateful stages still see windows one at a time, in order."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from ..config.pipeline import PipelineConfig
 from ..decode.demux import DemuxReport
 from ..fuse.fusion import FusedWindow
 from ..sources.resolve import Source
+from .prefetch import Prefetch
 from .stages import EncodeStage, FuseStage, SourceStage
 
 OnWindow = Callable[[Window, FusedWindow], None]
@@ -25,7 +28,7 @@ class LocalRuntime:
         encode = EncodeStage(config.encoders)
         fuse = FuseStage(config.fusion, source, clock=self.clock)
         try:
-            for window in stage:
+            for window in Prefetch(stage, ahead=config.runtime.max_in_flight, name=f"source:{source.name}"):
                 on_window(_light(window), fuse(window, encode(window)))
         finally:
             encode.close()

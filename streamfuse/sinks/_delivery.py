@@ -80,7 +80,6 @@ class BufferedSink:
         self._delivered = 0
         self._retries = 0
         self._reconnects = 0
-        self._down = False
         self._last_error = ""
         self._thread = threading.Thread(target=self._run, name=f"streamfuse-sink-{name}", daemon=True)
         self._thread.start()
@@ -161,31 +160,35 @@ class BufferedSink:
                     self.transport.retry_after = None  # type: ignore[attr-defined]
                 if self._sleep(delay):
                     return
-            records: list = []
-            acked = 0
             try:
-                if not self.transport.connected:
-                    self.transport.connect(self.publish_timeout)
-                records = self.buffer.pending(self.batch_size)
-                if records:
-                    acked = self.transport.publish([r.event for r in records], self.publish_timeout)
-            except Exception as exc:  # noqa: BLE001 - any failure of the destination is retried
+                tried, acked = self._attempt()
+            except Exception as exc:  # noqa: BLE001 - the destination failed: retried after a backoff
                 self._note_error(exc)
-            if acked:
-                self.buffer.ack(records[acked - 1].seq)
-                with self._cond:
-                    self._delivered += acked
-                    self._cond.notify_all()
-            if records and acked == len(records):
-                if failures and self._down:
-                    self._reconnects += 1
-                failures, self._down = 0, False
-            elif records or not self.transport.connected:
-                if acked < len(records) and getattr(self.transport, "refused", None):
+                tried, acked = -1, 0
+            if tried and acked == tried:
+                if failures:
+                    self._reconnects += 1  # delivering again after an outage
+                failures = 0
+            elif tried:
+                if tried > 0 and getattr(self.transport, "refused", None):
                     self._note_error(RuntimeError(self.transport.refused))  # type: ignore[attr-defined]
                 failures += 1
                 self._retries += 1
-                self._down = self._down or not self.transport.connected or acked == 0
+
+    def _attempt(self) -> tuple[int, int]:
+        """Send one batch: (how many tried, how many the destination acknowledged)."""
+        if not self.transport.connected:
+            self.transport.connect(self.publish_timeout)
+        records = self.buffer.pending(self.batch_size)
+        if not records:
+            return 0, 0
+        acked = self.transport.publish([r.event for r in records], self.publish_timeout)
+        if acked:
+            self.buffer.ack(records[acked - 1].seq)
+            with self._cond:
+                self._delivered += acked
+                self._cond.notify_all()
+        return len(records), acked
 
     def _sleep(self, seconds: float) -> bool:
         with self._cond:

@@ -145,7 +145,7 @@ class DurableLog:
     def ack(self, seq: int) -> None:
         """Everything up to and including ``seq`` was delivered; it leaves the backlog."""
         with self._lock:
-            if seq <= self._acked:
+            if self._closed or seq <= self._acked:
                 return
             self._acked = min(seq, self._next - 1)
             self._state_dirty = True

@@ -316,7 +316,7 @@ class LiveReader:
     def backoff(self, failures: int) -> float:
         """Seconds to wait before the next attempt after ``failures`` failed ones (0: right after a loss)."""
         live = self.live
-        base = min(live.reconnect_max, live.reconnect_initial * 2.0 ** min(failures, 60))
+        base = min(live.reconnect_max, live.reconnect_initial * 2.0 ** min(failures, 1000))
         return min(live.reconnect_max, base * (1.0 + live.reconnect_jitter * (2.0 * self.rand() - 1.0)))
 
     # -- iteration -----------------------------------------------------------------------------

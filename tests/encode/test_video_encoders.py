@@ -227,7 +227,8 @@ def test_each_frame_is_analysed_once_across_overlapping_windows():
             encoder(window)
     assert set(calls["motion"]) == {Fraction(i, FPS) for i in range(len(frames))}
     assert max(calls["motion"].values()) == 1
-    for name, rate in (("faces", 5), ("people", 2)):
+    for name, rate in (("faces", FacesConfig().rate), ("people", PeopleConfig().rate)):
+        rate = int(rate)
         assert max(calls[name].values()) == 1
         # picked by timestamp: the first frame of every 1/rate slot
         assert sorted(calls[name]) == [Fraction(math.ceil(Fraction(k * FPS, rate)), FPS) for k in range(5 * rate)]
@@ -295,7 +296,7 @@ def test_a_small_walking_person_is_found_after_upscaling_and_a_still_scene_skips
         if 10 <= i < 30:
             draw_person(image, 40 + 10 * (i - 10), 40, 60)
         images.append(noisy(image, rng, 1.0))
-    people = PeopleEncoder()
+    people = PeopleEncoder(PeopleConfig(rate=2))
     features = run(people, images, fps=10)
     persons = found(features, "person")
     assert persons and all(Fraction(1) <= d.start < Fraction(3) for d in persons)
@@ -343,7 +344,7 @@ def street(media):
 
 
 def test_talking_head_has_one_face_in_most_frames(talking_head):
-    features = [FaceEncoder()(w) for w in talking_head]
+    features = [FaceEncoder(FacesConfig(rate=5))(w) for w in talking_head]
     faces = found(features, "face")
     examined = 3 * 5  # 3 s at 5 frames per second
     assert len(faces) >= 0.8 * examined
