@@ -31,8 +31,8 @@ __version__ = "0.1.0"
 
 def subscribe(url_or_uri: str, **kwargs: Any):
     """Events from a live server (``http://host:port``) or a broker URI, as an async iterator.
-    See :func:`streamfuse.subscribe.subscribe` for the filters."""
-    from .subscribe import subscribe as _subscribe  # imports broker clients only when used
+    See :func:`streamfuse.client.subscribe` for the filters."""
+    from .client import subscribe as _subscribe  # imports broker clients only when used
     return _subscribe(url_or_uri, **kwargs)
 
 

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "models":
             return cmd_models(args)
         if args.command == "subscribe":
-            from ..subscribe.cli import run_subscribe_cli
+            from ..client.cli import run_subscribe_cli
             return run_subscribe_cli(args.rest)
         if args.command == "watch":
             from .watch import run_watch_cli

@@ -176,7 +176,7 @@ class SseCollector:
             self._loop.close()
 
     async def _main(self) -> None:
-        from streamfuse.subscribe import subscribe
+        from streamfuse.client import subscribe
 
         sub = subscribe(self.url, types=self.event_types)
         try:

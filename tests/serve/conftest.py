@@ -10,7 +10,7 @@ import pytest
 
 from streamfuse.events import make_event, validate_event
 from streamfuse.serve import EventServer, KeywordMatcher
-from streamfuse.subscribe._sse import SseParser
+from streamfuse.client._sse import SseParser
 
 
 def build_events(n: int, *, source_id: str = "cam1", start_seq: int = 0,

@@ -14,8 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streamfuse.serve import Metrics
 from streamfuse.sinks.files import FileSink
-from streamfuse.subscribe import subscribe
-from streamfuse.subscribe.cli import run_subscribe_cli
+from streamfuse.client import subscribe
+from streamfuse.client.cli import run_subscribe_cli
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from streamfuse.sinks.uri import open_sink
-from streamfuse.subscribe import subscribe
+from streamfuse.client import subscribe
 
 pytestmark = pytest.mark.timeout(60)
 

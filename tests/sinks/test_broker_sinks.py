@@ -13,7 +13,7 @@ import redis
 
 from streamfuse.serve import KeywordMatcher
 from streamfuse.sinks.uri import open_sink
-from streamfuse.subscribe import subscribe
+from streamfuse.client import subscribe
 
 pytestmark = pytest.mark.timeout(60)
 

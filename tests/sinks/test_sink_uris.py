@@ -11,8 +11,8 @@ import pytest
 
 from streamfuse.errors import ConfigError, SourceUnreachableError, UserInputError
 from streamfuse.sinks.uri import open_sink
-from streamfuse.subscribe import subscribe
-from streamfuse.subscribe.cli import run_subscribe_cli
+from streamfuse.client import subscribe
+from streamfuse.client.cli import run_subscribe_cli
 
 pytestmark = pytest.mark.timeout(60)
 
