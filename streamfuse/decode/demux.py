@@ -140,7 +140,7 @@ class Demuxer:
                  options: dict[str, str] | None = None, format: str | None = None) -> None:
         self.source = source
         self._options = options
-        self._format = format
+        self._format = format or source.format
         self.config = config
         self.report = DemuxReport()
         self._open_timeout = open_timeout

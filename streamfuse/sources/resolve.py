@@ -5,6 +5,7 @@ Inputs are opened only through the schemes a user asked for; nothing is ever pas
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import os
@@ -38,6 +39,9 @@ class Source:
     name: str
     live: bool = False
     subtitles: str | None = None
+    #: an FFmpeg input format to force (e.g. "v4l2" for a capture device, "lavfi" for a generated
+    #: test source in benchmarks); None lets FFmpeg probe
+    format: str | None = None
 
     @property
     def display(self) -> str:
@@ -130,6 +134,6 @@ def resolve_inputs(inputs: list[str], subtitles: str | None = None) -> list[Sour
         n = names.get(src.name, 0) + 1
         names[src.name] = n
         if n > 1:
-            src = Source(src.uri, src.id, f"{src.name}-{n}", src.live, src.subtitles)
+            src = dataclasses.replace(src, name=f"{src.name}-{n}")
         unique.append(src)
     return unique

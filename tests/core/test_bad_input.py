@@ -129,3 +129,53 @@ def test_models_lists_every_stage_offline(capsys):
     stages = {r["stage"] for r in rows}
     assert {"faces", "people", "motion", "vad", "loudness", "asr", "text"} <= stages
     assert all(r["available"] for r in rows if r.get("enabled", True)), rows
+
+
+def test_truncated_file_is_analysed_as_far_as_readable(tmp_path):
+    from streamfuse.testing.media import make_truncated_clip
+    truth = make_truncated_clip(tmp_path / "cut.mkv", duration=4.0)
+    proc = run_cli("analyze", str(truth.path), "-o", str(tmp_path / "out"), "--set", "encoders.enabled=false")
+    assert_one_line_error(proc, "cut.mkv", "truncated")
+    summary = __import__("json").loads((tmp_path / "out" / "cut.mkv" / "summary.json").read_text())
+    assert summary["decode"]["truncated"] and summary["media_seconds"] < float(truth.duration)
+
+
+def test_truncated_mp4_without_index_is_bad_input(tmp_path):
+    from streamfuse.testing.media import make_truncated_clip
+    truth = make_truncated_clip(tmp_path / "cut.mp4", duration=4.0)
+    proc = run_cli("analyze", str(truth.path), "-o", str(tmp_path / "out"))
+    assert_one_line_error(proc, "cut.mp4", "truncated before its index")
+    assert leftovers(tmp_path / "out") == []
+
+
+def test_corrupt_stretch_warns_and_analyses_the_rest(tmp_path):
+    from streamfuse.testing.media import make_corrupt_clip
+    truth = make_corrupt_clip(tmp_path / "bad.ts")
+    proc = run_cli("analyze", str(truth.path), "-o", str(tmp_path / "out"), "--set", "encoders.enabled=false")
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: bad.ts: skipped damaged data" in proc.stderr and "Traceback" not in proc.stderr
+    windows = [__import__("json").loads(x) for x in (tmp_path / "out" / "bad.ts" / "windows.jsonl").read_text().splitlines()]
+    assert any("damaged" in w for w in windows) and windows[-1]["end"] >= float(truth.duration)
+
+
+def test_http_url_and_subtitles_option(tmp_path, media):
+    import functools
+    import http.server
+    import threading
+    from streamfuse.testing.media import make_video_only_clip
+    make_video_only_clip(tmp_path / "clip.mkv", duration=2.0)
+    (tmp_path / "notes.srt").write_text("1\n00:00:00,500 --> 00:00:01,500\nhello from the side\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/clip.mkv"
+        proc = run_cli("analyze", url, "-o", str(tmp_path / "out"), "--subtitles", str(tmp_path / "notes.srt"),
+                       "--set", "encoders.enabled=false")
+    finally:
+        server.shutdown()
+        thread.join()
+    assert proc.returncode == 0, proc.stderr
+    vtt = (tmp_path / "out" / "clip.mkv" / "transcript.vtt").read_text()
+    assert "00:00:00.500 --> 00:00:01.500" in vtt and "hello from the side" in vtt
