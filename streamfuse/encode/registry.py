@@ -18,8 +18,9 @@ ENCODERS: dict[str, str] = {
     "vad": "streamfuse.encode.audio.vad:VadEncoder",
     "loudness": "streamfuse.encode.audio.loudness:LoudnessEncoder",
     "asr": "streamfuse.encode.text.asr:AsrEncoder",
-    "text": "streamfuse.encode.text.embed:TextEncoder",
 }
+#: ``encoders.text`` configures the sentence embedder the fusion stage uses for each window's
+#: description and transcript (see :func:`text_embedder`); it is not a per-window encoder.
 
 
 def encoder_class(key: str) -> type:
@@ -36,6 +37,15 @@ def enabled_encoders(config: EncodersConfig) -> list[tuple[str, Any]]:
     if not config.enabled:
         return []
     return [(key, getattr(config, key)) for key in ENCODERS if getattr(config, key).enabled]
+
+
+def text_embedder(config: EncodersConfig):
+    """``text -> unit vector`` with the configured sentence model (cached by text), or ``None``
+    when ``encoders.text`` is off."""
+    if not (config.enabled and config.text.enabled):
+        return None
+    from .text.embed import TextEncoder
+    return TextEncoder(config.text).embedding
 
 
 def build_encoders(config: EncodersConfig) -> list[Encoder]:

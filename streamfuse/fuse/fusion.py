@@ -47,12 +47,13 @@ class FusedWindow:
 class FusionStage:
     """Stateful per source: windows must arrive in order. ``finish()`` ends open series."""
 
-    def __init__(self, config: FusionConfig, source_id: str, subject: str, *, clock=None) -> None:
+    def __init__(self, config: FusionConfig, source_id: str, subject: str, *, clock=None, embed=None) -> None:
         self.config = config
         self.source_id = source_id
         self.subject = subject
         self.seq = 0
         self._clock = clock  # callable returning an RFC 3339 string; None = now
+        self._embed = embed  # text -> unit vector (the runtime passes the configured model), or None
         gap = as_fraction(config.gap)
         min_dur = as_fraction(config.min_duration)
         self.trackers: dict[str, SeriesTracker] = {}
@@ -219,6 +220,9 @@ class FusionStage:
             "video": summaries["video"], "audio": summaries["audio"],
             "text": {"transcript": text, **summaries["text"]},
         }
+        if self._embed is not None:
+            content = " ".join(x for x in (record["description"], text) if x)
+            record["text"]["embedding"] = [round(float(v), 5) for v in self._embed(content)]
         if window.damaged:
             record["damaged"] = [[to_float(a), to_float(b)] for a, b in window.damaged]
         return record

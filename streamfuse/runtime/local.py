@@ -26,7 +26,7 @@ class LocalRuntime:
     def run(self, source: Source, config: PipelineConfig, on_window: OnWindow) -> DemuxReport:
         stage = SourceStage(source, config)
         encode = EncodeStage(config.encoders)
-        fuse = FuseStage(config.fusion, source, clock=self.clock)
+        fuse = FuseStage(config.fusion, source, clock=self.clock, encoders=config.encoders)
         try:
             for window in Prefetch(stage, ahead=config.runtime.max_in_flight, name=f"source:{source.name}"):
                 on_window(_light(window), fuse(window, encode(window)))

@@ -26,9 +26,9 @@ from .local import OnWindow, _light
 from .stages import EncodeStage, FuseStage, SourceStage
 
 #: encoder groups, each one actor; keys are config keys of ``encoders``
-GROUPS = {"video": ("motion", "faces", "people"), "audio": ("vad", "loudness", "asr"), "text": ("text",)}
+GROUPS = {"video": ("motion", "faces", "people"), "audio": ("vad", "loudness", "asr")}
 #: CPU shares declared for the actors (fractional, so a 2-core machine runs them all)
-CPUS = {"source": 0.5, "video": 0.5, "audio": 0.5, "text": 0.25, "fuse": 0.25}
+CPUS = {"source": 0.5, "video": 0.5, "audio": 0.5, "fuse": 0.5}
 
 
 class _SourceActor:
@@ -64,8 +64,8 @@ class _EncoderActor:
 
 
 class _FuseActor:
-    def __init__(self, config, source: Source) -> None:
-        self.stage = FuseStage(config, source)
+    def __init__(self, config, source: Source, encoders) -> None:
+        self.stage = FuseStage(config, source, encoders=encoders)
 
     def fuse(self, window, *groups):
         return self.stage(window, [f for group in groups for f in group])
@@ -103,7 +103,7 @@ class RayRuntime:
             specs = [(encoder_class(k), enabled[k]) for k in keys if k in enabled]
             if specs:
                 encoders.append((group, ray.remote(num_cpus=CPUS[group])(_EncoderActor).remote(specs)))
-        fuse = ray.remote(num_cpus=CPUS["fuse"])(_FuseActor).remote(config.fusion, source)
+        fuse = ray.remote(num_cpus=CPUS["fuse"])(_FuseActor).remote(config.fusion, source, config.encoders)
         actors = [src, fuse] + [a for _, a in encoders]
         in_flight: deque = deque()
         stage = "source"

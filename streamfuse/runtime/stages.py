@@ -15,7 +15,7 @@ from ..align.windower import Windower
 from ..config.pipeline import EncodersConfig, FusionConfig, PipelineConfig
 from ..decode.demux import Demuxer, DemuxReport
 from ..encode.base import Encoder, Features
-from ..encode.registry import build_encoders
+from ..encode.registry import build_encoders, text_embedder
 from ..fuse.fusion import FusedWindow, FusionStage
 from ..sources.resolve import Source
 
@@ -52,10 +52,12 @@ class EncodeStage:
 
 
 class FuseStage:
-    """Fusion and description for one source."""
+    """Fusion, description and the text embedding of each window, for one source."""
 
-    def __init__(self, config: FusionConfig, source: Source, clock=None) -> None:
-        self.fusion = FusionStage(config, source.id, source.display, clock=clock)
+    def __init__(self, config: FusionConfig, source: Source, clock=None,
+                 encoders: EncodersConfig | None = None) -> None:
+        embed = text_embedder(encoders) if encoders is not None else None
+        self.fusion = FusionStage(config, source.id, source.display, clock=clock, embed=embed)
 
     def __call__(self, window: Window, features: list[Features]) -> FusedWindow:
         return self.fusion(window, features)

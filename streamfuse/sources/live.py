@@ -288,6 +288,8 @@ class LiveReader:
         self._opened = False
         self._failures = 0
         self._reason = ""
+        self._delay: float | None = None  # the wait announced by the last "retry" status
+        self._deferred: str | None = None  # why the first attempt failed, with wait_at_start
         self._end = Fraction(0)  # media time up to which everything has been delivered
         self._closed: set[str] = set()
         self._lost_at: float | None = None
@@ -304,7 +306,7 @@ class LiveReader:
         except StreamfuseError as exc:
             if not self.live.wait_at_start:
                 raise
-            self._failures, self._reason = 1, str(exc)
+            self._deferred = str(exc)
 
     def stop(self) -> None:
         self._stop.set()
@@ -323,6 +325,9 @@ class LiveReader:
 
     def __iter__(self) -> Iterator[Arrival]:
         self.open()
+        if self._deferred is not None:
+            reason, self._deferred = self._deferred, None
+            yield self._failed(reason)
         pending = self._pending
         if pending is not None and self.clock() - pending.opened > _STALE_OPEN:
             # opened by open() and left unread while models loaded: reopen, to start live, not with a backlog
@@ -340,7 +345,9 @@ class LiveReader:
                     raise SourceLostError(
                         f"{self.source.display}: the feed is down ({self._reason}) and {self._failures} "
                         "attempts to reopen it failed; check the feed, or raise live.max_retries")
-                if self._stop.wait(self.backoff(self._failures)):
+                delay = self._delay if self._delay is not None else self.backoff(self._failures)
+                self._delay = None
+                if self._stop.wait(delay):
                     return
                 try:
                     demuxer = self._connect()
@@ -364,10 +371,11 @@ class LiveReader:
     def _failed(self, reason: str) -> Arrival:
         self._failures += 1
         self._reason = reason
+        self._delay = self.backoff(self._failures)
         if self._lost_at is None:
             self._lost_at = self.clock()
         return Arrival(SourceStatus("retry", self._end, reason, attempt=self._failures, connects=self.connects,
-                                    delay=self.backoff(self._failures)), self.clock())
+                                    delay=self._delay), self.clock())
 
     def _connect(self) -> _LiveDemuxer:
         self.attempts += 1
