@@ -203,7 +203,7 @@ class LivePipeline:
         self.windower = Windower(source.id, config.window.length, config.window.hop, hold_last=False)
         self._hop = as_fraction(config.window.hop)
         self._max_lateness = config.live.max_lateness
-        self._progress = _Progress(keep=config.live.max_lateness + 2.0)
+        self._progress = _Progress(keep=config.live.max_lateness + 0.5)
         self._encoders = encoders
         self.encode: EncodeStage | None = None
         self.fuse = FuseStage(config.fusion, source)
@@ -220,7 +220,11 @@ class LivePipeline:
         """Open the feed (its one-line error surfaces here), then load the encoders."""
         self.reader.open()
         if self.encode is None:
-            self.encode = EncodeStage(self.config.encoders, self._encoders)
+            try:
+                self.encode = EncodeStage(self.config.encoders, self._encoders)
+            except BaseException:
+                self.reader.close()
+                raise
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish; safe from a signal handler and from any thread."""
@@ -236,6 +240,13 @@ class LivePipeline:
         self.open()
         thread = threading.Thread(target=self._read, name=f"streamfuse-live-{self.source.id}", daemon=True)
         thread.start()
+        try:
+            return self._loop(thread)
+        finally:
+            if self.encode is not None:
+                self.encode.close()
+
+    def _loop(self, thread: threading.Thread) -> LiveStats:
         try:
             while not self._stop.is_set():
                 arrival = self.queue.get(_TICK)
@@ -263,8 +274,6 @@ class LivePipeline:
         self._emit(self.fuse.fusion.finish())
         self._report_drops()
         self._flush()
-        if self.encode is not None:
-            self.encode.close()
         if self._reader_error is not None:
             raise self._reader_error
         return self.stats
@@ -284,8 +293,9 @@ class LivePipeline:
     def _halt_reader(self, thread: threading.Thread) -> None:
         self.reader.stop()
         self.queue.close()
-        # a read blocked on a silent feed returns within the stall timeout
-        thread.join(self.live.stall_timeout + self.live.connect_timeout + 2.0)
+        # a read blocked on a silent feed returns within the stall timeout, an attempt to open within
+        # twice the connect timeout (opening, then finding the streams)
+        thread.join(self.live.stall_timeout + 2 * self.live.connect_timeout + 2.0)
         if thread.is_alive():
             log.warning("the reader of %s did not stop in time", self.source.display)
 
@@ -301,7 +311,7 @@ class LivePipeline:
     def _take(self, arrival: Arrival) -> None:
         item = arrival.item
         if isinstance(item, SourceStatus):
-            self._status(item, arrival.wall)
+            self._status(item)
             return
         horizon = self.windower.index * self._hop  # no window still to come starts earlier
         if isinstance(item, VideoFrame):
@@ -334,7 +344,7 @@ class LivePipeline:
                 self.stats.lateness_advances[stream] += 1
                 self._process(self.windower.push(StreamBound(stream, lead)))
 
-    def _status(self, status: SourceStatus, wall: float) -> None:
+    def _status(self, status: SourceStatus) -> None:
         if status.kind == "connected":
             if status.connects > 1:
                 self.stats.reconnects += 1

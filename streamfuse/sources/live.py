@@ -311,6 +311,13 @@ class LiveReader:
     def stop(self) -> None:
         self._stop.set()
 
+    def close(self) -> None:
+        """Stop, and close a connection that :meth:`open` made and nothing has read."""
+        self.stop()
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.close()
+
     @property
     def stopped(self) -> bool:
         return self._stop.is_set()
