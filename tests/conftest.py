@@ -24,6 +24,25 @@ def media() -> Path:
 
 
 @pytest.fixture(scope="session")
+def clip_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("clips")
+
+
+@pytest.fixture(scope="session")
+def make(clip_dir):
+    """``make("name.ext", gen.make_x, **kw) -> Truth``: a generated clip, made once per session."""
+    cache: dict = {}
+
+    def _make(name: str, fn, **kw):
+        key = (name, fn.__name__, tuple(sorted(kw.items())))
+        if key not in cache:
+            cache[key] = fn(clip_dir / name, **kw)
+        return cache[key]
+
+    return _make
+
+
+@pytest.fixture(scope="session")
 def ray_session():
     """Ray, started once for the whole test session (ray.init costs seconds and ~700 MB)."""
     ray = pytest.importorskip("ray")

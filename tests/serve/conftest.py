@@ -8,24 +8,12 @@ from typing import Any, Callable
 import aiohttp
 import pytest
 
-from streamfuse.events import make_event, validate_event
+from streamfuse.testing.events import build_events as _build_events
 from streamfuse.serve import EventServer, KeywordMatcher
 from streamfuse.client._sse import SseParser
 
 
-def build_events(n: int, *, source_id: str = "cam1", start_seq: int = 0,
-                 types: tuple[str, ...] = ("speech", "scene.cut", "person"), texts: list[str] | None = None,
-                 pad: int = 0) -> list[dict[str, Any]]:
-    out = []
-    for i in range(start_seq, start_seq + n):
-        event = make_event(source_id=source_id, subject="rtsp://user:secret@cam/stream", type=types[i % len(types)],
-                           seq=i, phase="instant", event_id=f"{source_id}-e{i}", start=i * 0.5, end=i * 0.5 + 0.5,
-                           confidence=(i % 10) / 10, modalities=["audio"],
-                           text=texts[i % len(texts)] if texts else f"event number {i}",
-                           evidence={"pad": "x" * pad} if pad else None)
-        validate_event(event)
-        out.append(event)
-    return out
+build_events = _build_events
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import pytest
 
-from streamfuse.events import make_event, validate_event
+from streamfuse.testing.events import build_events as _build_events
 
 SHARED = {"redis": ("127.0.0.1", 6379), "nats": ("127.0.0.1", 4222), "mqtt": ("127.0.0.1", 1883)}
 BINARIES = {"redis": "redis-server", "nats": "nats-server", "mqtt": "mosquitto"}
@@ -35,17 +35,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def build_events(n: int, *, source_id: str = "cam1", start_seq: int = 0, types: tuple[str, ...] = ("speech",),
-                 pad: int = 0) -> list[dict[str, Any]]:
-    out = []
-    for i in range(start_seq, start_seq + n):
-        event = make_event(source_id=source_id, subject="rtsp://user:secret@cam/stream", type=types[i % len(types)],
-                           seq=i, phase="instant", event_id=f"{source_id}-e{i}", start=i * 0.5, end=i * 0.5 + 0.5,
-                           confidence=(i % 10) / 10, modalities=["audio"], text=f"event number {i}",
-                           evidence={"pad": "x" * pad} if pad else None)
-        validate_event(event)
-        out.append(event)
-    return out
+def build_events(n: int, **kw) -> list[dict[str, Any]]:
+    kw.setdefault("types", ("speech",))
+    return _build_events(n, **kw)
 
 
 @pytest.fixture

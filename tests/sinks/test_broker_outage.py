@@ -10,6 +10,8 @@ import uuid
 
 import pytest
 
+from streamfuse.testing.events import take
+
 from streamfuse.sinks.uri import open_sink
 from streamfuse.client import subscribe
 
@@ -30,19 +32,6 @@ def uris(b) -> tuple[str, str]:
     return uri, uri + f"?client_id=sub-{uuid.uuid4().hex[:8]}"
 
 
-async def take(sub, n: int, timeout: float) -> list[dict]:
-    got: list[dict] = []
-
-    async def run() -> None:
-        async for event in sub:
-            got.append(event)
-            if len(got) == n:
-                return
-    try:
-        await asyncio.wait_for(run(), timeout)
-    except asyncio.TimeoutError:
-        pass
-    return got
 
 
 def wait_until(predicate, timeout: float) -> bool:

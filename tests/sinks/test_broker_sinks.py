@@ -9,6 +9,8 @@ import time
 
 import paho.mqtt.client as mqtt
 import pytest
+
+from streamfuse.testing.events import take as collect
 import redis
 
 from streamfuse.serve import KeywordMatcher
@@ -38,19 +40,6 @@ def uris(kind: str, unique: str) -> tuple[str, str]:
     return uri, uri
 
 
-async def collect(sub, n: int, timeout: float) -> list[dict]:
-    got: list[dict] = []
-
-    async def run() -> None:
-        async for event in sub:
-            got.append(event)
-            if len(got) == n:
-                return
-    try:
-        await asyncio.wait_for(run(), timeout)
-    except asyncio.TimeoutError:
-        pass
-    return got
 
 
 def cleanup(kind: str, unique: str) -> None:
