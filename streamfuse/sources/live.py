@@ -45,7 +45,7 @@ from ..config.live import LiveConfig
 from ..config.pipeline import DecodeConfig
 from ..decode.demux import Damage, Demuxer, DemuxReport, Item, StreamBound, StreamClosed, open_container
 from ..decode.payloads import AudioClip, TextSegment, VideoFrame
-from ..errors import SourceNotFoundError, StreamfuseError, UnsupportedSourceError
+from ..errors import ConfigError, SourceNotFoundError, StreamfuseError, UnsupportedSourceError
 from ..timebase import SAMPLE_RATE
 from .resolve import Source, is_url, resolve_inputs, source_id_for
 
@@ -212,8 +212,13 @@ class _LiveDemuxer(Demuxer):
 
     def open(self) -> None:
         if self._container is None:
-            container = open_container(self.source, self._open_timeout, self._options, self._format,
-                                       read_timeout=self._read_timeout)
+            try:
+                container = open_container(self.source, self._open_timeout, self._options, self._format,
+                                           read_timeout=self._read_timeout)
+            except ValueError as exc:  # PyAV: an input format this FFmpeg does not have
+                if isinstance(exc, StreamfuseError):
+                    raise
+                raise ConfigError(f"live.format: {self._format!r}: {exc}; see 'ffmpeg -formats'") from None
             self._container = _WatchedContainer(container, self.watch)
             self.opened = self.watch.clock()
 

@@ -32,10 +32,16 @@ def test_an_unreachable_feed_is_one_line_and_exit_2_quickly():
     (["gopher://example.org/x"], "not supported"),
     (["tcp://127.0.0.1:9", "--sink", "bogus://x"], "unsupported sink scheme"),
     (["tcp://127.0.0.1:9", "--serve", "nonsense"], "HOST:PORT"),
+    (["--serve", "nonsense", "tcp://127.0.0.1:9"], "HOST:PORT"),  # options may come before the URL
     (["tcp://127.0.0.1:9", "--set", "live.reconnect_max=-1"], "reconnect_max"),
 ])
 def test_bad_usage_is_one_line_and_exit_2(args, needle):
     assert_one_line_error(run_cli("watch", *args), needle)
+
+
+def test_help_lists_the_options():
+    proc = run_cli("watch", "--help")
+    assert proc.returncode == 0 and "--serve HOST:PORT" in proc.stdout and "--sink URI" in proc.stdout
 
 
 def test_credentials_in_the_url_are_never_printed():

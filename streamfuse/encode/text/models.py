@@ -11,7 +11,11 @@ process.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+from pathlib import Path
+
+import numpy as np
 import re
 import threading
 from dataclasses import dataclass
@@ -181,17 +185,65 @@ def load_whisper(name: str, compute_type: str = "int8", cpu_threads: int = 2):
     return _cached(("whisper", path, compute_type, cpu_threads), make)
 
 
+class _MeanPooled:
+    """A sentence-transformers folder whose pooling is the mean of token embeddings (as the bundled
+    all-MiniLM-L6-v2's is), run with plain ``transformers``: the same vectors as
+    sentence-transformers, without its ~10 s import."""
+
+    def __init__(self, path: str) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self._torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+        bert = Path(path) / "sentence_bert_config.json"
+        self.max_length = json.loads(bert.read_text()).get("max_seq_length", 256) if bert.is_file() else 256
+        self.dim = int(self.model.config.hidden_size)
+
+    def get_embedding_dimension(self) -> int:
+        return self.dim
+
+    def encode(self, texts: list[str], batch_size: int = 32, **_ignored) -> np.ndarray:
+        torch = self._torch
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(texts), batch_size):
+                batch = self.tokenizer(texts[i:i + batch_size], padding=True, truncation=True,
+                                       max_length=self.max_length, return_tensors="pt")
+                hidden = self.model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                out.append(torch.nn.functional.normalize(pooled, dim=1).numpy())
+        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.dim), np.float32)
+
+
+def _mean_pooled(path: str) -> bool:
+    pooling = Path(path) / "1_Pooling" / "config.json"
+    modules = Path(path) / "modules.json"
+    if not (pooling.is_file() and modules.is_file()):
+        return False
+    config = json.loads(pooling.read_text())
+    kinds = [m.get("type", "") for m in json.loads(modules.read_text())]
+    return (config.get("pooling_mode_mean_tokens") and not any(
+        config.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens"))
+        and all(k.endswith(("Transformer", "Pooling", "Normalize")) for k in kinds))
+
+
 def load_sentence_model(name: str):
-    """The sentence-transformers model ``name`` on the CPU, loaded once per process."""
+    """The sentence model ``name`` on the CPU, loaded once per process: mean-pooled folders (the
+    bundled model) with plain transformers, any other with sentence-transformers."""
     path = locate_text_model(name).require()
     go_offline()
 
     def make():
         import torch
-        from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(1)
         try:
+            if _mean_pooled(path):
+                return _MeanPooled(path)
+            from sentence_transformers import SentenceTransformer
             return SentenceTransformer(path, device="cpu", local_files_only=True)
         except Exception as exc:
             raise ModelLoadError(f"text model {name!r} at {path} failed to load ({exc}); "
