@@ -53,7 +53,9 @@ class _SourceActor:
 
 
 class _EncoderActor:
-    def __init__(self, specs: list[tuple[type, Any]]) -> None:
+    """Lives across sources: ``begin`` makes fresh encoders (models stay loaded in the process)."""
+
+    def begin(self, specs: list[tuple[type, Any]]) -> None:
         self.stage = EncodeStage(encoders=[cls(section) for cls, section in specs])
 
     def encode(self, window) -> list:
@@ -64,7 +66,9 @@ class _EncoderActor:
 
 
 class _FuseActor:
-    def __init__(self, config, source: Source, encoders) -> None:
+    """Lives across sources: ``begin`` starts a fresh fusion state for the next one."""
+
+    def begin(self, config, source: Source, encoders) -> None:
         self.stage = FuseStage(config, source, encoders=encoders)
 
     def fuse(self, window, *groups):
@@ -83,6 +87,7 @@ class RayRuntime:
 
     def __init__(self, address: str | None = None, max_in_flight: int = 4, num_cpus: int | None = None) -> None:
         self.max_in_flight = max_in_flight
+        self._pool: dict[str, Any] = {}  # encoder-group and fusion actors, kept across sources
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
             verbose = logging.getLogger("streamfuse").getEffectiveLevel() <= logging.INFO
@@ -98,16 +103,21 @@ class RayRuntime:
             raise _unwrap(exc, "source") from None
         enabled = dict(enabled_encoders(config.encoders))
         encoders = []
+        begun = []
         for group, keys in GROUPS.items():
             # classes are resolved here, on the driver, so the driver's registry is the one that counts
             specs = [(encoder_class(k), enabled[k]) for k in keys if k in enabled]
             if specs:
-                encoders.append((group, ray.remote(num_cpus=CPUS[group])(_EncoderActor).remote(specs)))
-        fuse = ray.remote(num_cpus=CPUS["fuse"])(_FuseActor).remote(config.fusion, source, config.encoders)
-        actors = [src, fuse] + [a for _, a in encoders]
+                actor = self._actor(group, _EncoderActor)
+                begun.append(actor.begin.remote(specs))
+                encoders.append((group, actor))
+        fuse = self._actor("fuse", _FuseActor)
+        begun.append(fuse.begin.remote(config.fusion, source, config.encoders))
         in_flight: deque = deque()
-        stage = "source"
+        stage = "start"
+        ok = False
         try:
+            ray.get(begun)
             # keep the source busy: up to max_in_flight next() calls queued (they run in order)
             asked = deque(src.next.remote() for _ in range(self.max_in_flight))
             while asked:
@@ -125,12 +135,14 @@ class RayRuntime:
                 stage = self._deliver(in_flight.popleft(), on_window)
             report = ray.get(src.report.remote())
             ray.get([actor.close.remote() for _, actor in encoders])
+            ok = True
             return report
         except ray.exceptions.RayTaskError as exc:
             raise _unwrap(exc, stage) from None
         finally:
-            for actor in actors:
-                ray.kill(actor)
+            ray.kill(src)
+            if not ok:  # a stage failed or we were interrupted: its state is unknown, start afresh
+                self._kill_pool()
 
     @staticmethod
     def _deliver(entry, on_window: OnWindow) -> str:
@@ -147,7 +159,19 @@ class RayRuntime:
         on_window(light, fused)
         return "source"
 
+    def _actor(self, name: str, cls: type):
+        """The long-lived actor for ``name`` (an encoder group or the fusion stage)."""
+        if name not in self._pool:
+            self._pool[name] = ray.remote(num_cpus=CPUS[name])(cls).remote()
+        return self._pool[name]
+
+    def _kill_pool(self) -> None:
+        for actor in self._pool.values():
+            ray.kill(actor)
+        self._pool.clear()
+
     def close(self) -> None:
+        self._kill_pool()
         if self._owns_ray and ray.is_initialized():
             ray.shutdown()
 
