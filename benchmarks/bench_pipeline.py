@@ -47,7 +47,7 @@ def decode_only(path: str) -> float:
 def pipeline(path: str, runtime, sets: list[str], out: str) -> tuple[float, dict]:
     """Steady-state time: models load once per process (per actor on Ray) in a warm-up run first."""
     config = load_config(sets=sets)
-    warm = Path(out) / "warmup.mkv"
+    warm = Path(__file__).resolve().parent / "out" / "warmup.mkv"
     if not warm.exists():
         make_sample_clip(warm, duration=2.0)
     (source,) = resolve_inputs([str(warm)])

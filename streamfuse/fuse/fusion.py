@@ -125,20 +125,20 @@ class FusionStage:
             self._seen.popitem(last=False)
 
     def _fresh_detections(self, window: Window, features: list[Features]) -> list[Detection]:
-        """Detections no earlier window reported, handled by the window that owns their start:
-        overlapping windows repeat them (those starting after ``own_end`` come again with the next
-        window, when the other encoders have decided that stretch too), and a late detection (a
-        cut decided after look-ahead, an utterance recognised once it ended) may arrive windows
-        after its start. Keyed by kind, label and start time. Sounds heard during speech are
-        speech, not "a loud sound", unless louder than ``fusion.sound_over_speech_dbfs``."""
+        """Detections no earlier window reported, each taken at its first sight (overlapping
+        windows repeat them, and a late detection (a cut decided after look-ahead, an utterance
+        recognised once it ended) may arrive windows after its start), keyed by kind, label and
+        start time. Sounds wait for the window that owns their start, whose speech decisions are
+        complete by then: a sound heard during speech is speech, not "a loud sound", unless louder
+        than ``fusion.sound_over_speech_dbfs``."""
         fresh = []
         later = []
         for det in [d for feat in features for d in feat.detections] + self._pending:
             key = (det.kind, det.label, det.start, det.instant)
             if key in self._seen:
                 continue
-            if det.start >= window.own_end and not window.final:
-                later.append(det)  # its owner is a later window; hold it until then
+            if det.kind == "sound" and det.start >= window.own_end and not window.final:
+                later.append(det)  # the speech check needs its owner window's speech decisions
                 continue
             self._remember(key, det.start)
             fresh.append(det)

@@ -98,11 +98,10 @@ def input_options(source: Source, live: LiveConfig) -> tuple[dict[str, str], str
         if scheme in ("rtsp", "rtsps"):
             opts["rtsp_transport"] = live.rtsp_transport
             opts["timeout"] = _micros(live.stall_timeout)  # socket I/O timeout
-            opts["max_delay"] = _micros(min(live.max_lateness, 0.5) or 0.1)  # RTP reordering buffer
         elif scheme in ("udp", "rtp"):
             opts["timeout"] = _micros(live.stall_timeout)
             opts["overrun_nonfatal"] = "1"  # a full receive buffer loses packets, not the feed
-        elif scheme == "rtmp" or scheme == "rtmps":
+        elif scheme in ("rtmp", "rtmps"):
             opts["rtmp_live"] = "live"
         elif scheme in ("http", "https") and parts.path.lower().endswith(".m3u8"):
             opts["live_start_index"] = "-1"  # HLS: start at the newest segment
@@ -120,8 +119,8 @@ class SourceStatus:
     ``connected``: media flows (again); ``media`` is where its media time starts, ``outage`` the
     wall-clock seconds since the feed was lost (0 for the first connection), ``connect_seconds``
     how long opening took. ``lost``: the feed dropped, failed or stalled (``reason``); everything it
-    delivered ends at ``media`` and the next connection starts at ``resume``. ``retry``: an attempt to reopen it failed (``reason``); the next
-    comes in ``delay`` seconds.
+    delivered ends at ``media`` and the next connection starts at ``resume``. ``retry``: an attempt
+    to reopen it failed (``reason``); the next comes in ``delay`` seconds.
     """
 
     kind: Literal["connected", "lost", "retry"]

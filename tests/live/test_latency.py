@@ -62,7 +62,8 @@ def test_a_flash_and_its_beep_reach_an_sse_subscriber_within_hop_plus_half_a_sec
         validate_event(e)
     flash_latency = _latencies(flashes, f.flash_walls)
     beep_latency = _latencies(beeps, f.flash_walls)  # each beep is sent with its flash
-    print(f"\nflash->SSE latency {[round(x, 3) for x in flash_latency]} s, beep->SSE {[round(x, 3) for x in beep_latency]} s, "
+    print(f"\nflash->SSE latency {[round(x, 3) for x in flash_latency]} s, "
+          f"beep->SSE {[round(x, 3) for x in beep_latency]} s, "
           f"window latency p50 {stats.latency(0.5):.3f} s p95 {stats.latency(0.95):.3f} s")
     assert max(flash_latency + beep_latency) <= GOAL + SLACK
     # windows themselves leave within half a second of their last frame (plus this machine's slack)
@@ -117,7 +118,8 @@ def test_a_pipeline_that_falls_behind_drops_whole_video_frames_and_reports_them(
     for e in dropped:
         validate_event(e)
         assert e["data"]["modalities"] == ["video"] and e["data"]["evidence"]["policy"] == "drop_oldest_video"
-    assert run.pipeline.metrics.value("streamfuse_frames_dropped_total", reason="queue_full") == stats.dropped["queue_full"]
+    metrics = run.pipeline.metrics
+    assert metrics.value("streamfuse_frames_dropped_total", reason="queue_full") == stats.dropped["queue_full"]
     # audio is never cut: every window between the first and the last ones holds all its audio
     assert stats.dropped["late_audio"] == 0
     inner = slow.seen[1:-2]
