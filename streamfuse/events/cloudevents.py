@@ -55,9 +55,12 @@ def now_rfc3339() -> str:
 def make_event(*, source_id: str, subject: str, type: str, seq: int, phase: Phase, event_id: str,
                start: float, end: float, confidence: float, modalities: Iterable[str],
                text: str | None = None, label: str | None = None,
-               evidence: dict[str, Any] | None = None, time: str | None = None) -> dict[str, Any]:
+               evidence: dict[str, Any] | None = None, time: str | None = None,
+               run: str | None = None) -> dict[str, Any]:
     """Build one event. ``seq`` numbers the events of a source (the CloudEvents ``id`` is
-    ``"<source_id>-<seq>"``, unique per source); ``start``/``end`` are media seconds."""
+    ``"<source_id>-<seq>"``, unique per source); ``start``/``end`` are media seconds. ``run``
+    tells apart the runs of a live source (``"<source_id>-<run>-<seq>"``), so a restarted
+    ``watch`` does not reuse the ids of the previous run, which subscribers would drop as seen."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
     data: dict[str, Any] = {
@@ -73,7 +76,7 @@ def make_event(*, source_id: str, subject: str, type: str, seq: int, phase: Phas
         data["label"] = label
     return {
         "specversion": "1.0",
-        "id": f"{source_id}-{seq:08d}",
+        "id": f"{source_id}-{run}-{seq:08d}" if run else f"{source_id}-{seq:08d}",
         "source": f"streamfuse://{source_id}",
         "type": f"streamfuse.{type}",
         "time": time or now_rfc3339(),
@@ -81,6 +84,17 @@ def make_event(*, source_id: str, subject: str, type: str, seq: int, phase: Phas
         "datacontenttype": "application/json",
         "data": data,
     }
+
+
+def run_token() -> str:
+    """A short token that differs between runs started at different times (base-36 milliseconds)."""
+    n = int(_dt.datetime.now(_dt.timezone.utc).timestamp() * 1000)
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out
 
 
 def short_type(event: dict[str, Any]) -> str:

@@ -47,12 +47,14 @@ class FusedWindow:
 class FusionStage:
     """Stateful per source: windows must arrive in order. ``finish()`` ends open series."""
 
-    def __init__(self, config: FusionConfig, source_id: str, subject: str, *, clock=None, embed=None) -> None:
+    def __init__(self, config: FusionConfig, source_id: str, subject: str, *, clock=None, embed=None,
+                 run: str | None = None) -> None:
         self.config = config
         self.source_id = source_id
         self.subject = subject
         self.seq = 0
         self._clock = clock  # callable returning an RFC 3339 string; None = now
+        self.run = run  # live runs put a run token into event ids (see make_event)
         self._embed = embed  # text -> unit vector (the runtime passes the configured model), or None
         gap = as_fraction(config.gap)
         min_dur = as_fraction(config.min_duration)
@@ -165,7 +167,7 @@ class FusionStage:
         return make_event(source_id=self.source_id, subject=self.subject, type=type_, seq=self._next_id(),
                           phase=phase, event_id=event_id, start=to_float(start), end=to_float(end),
                           confidence=confidence, modalities=modalities, text=text, label=label,
-                          evidence=evidence, time=self._clock() if self._clock else None)
+                          evidence=evidence, time=self._clock() if self._clock else None, run=self.run)
 
     def _instant(self, det: Detection, modalities: Iterable[str]) -> dict[str, Any]:
         self._instants.append((det.kind, det.start))

@@ -37,7 +37,7 @@ from ..config.pipeline import PipelineConfig
 from ..decode.demux import StreamBound
 from ..decode.payloads import AudioClip, VideoFrame
 from ..encode.base import Encoder
-from ..events.cloudevents import make_event, short_type
+from ..events.cloudevents import make_event, run_token, short_type
 from ..fuse.fusion import FusedWindow
 from ..serve.metrics import Metrics
 from ..sinks.base import EventSink
@@ -206,7 +206,7 @@ class LivePipeline:
         self._progress = _Progress(keep=config.live.max_lateness + 0.5)
         self._encoders = encoders
         self.encode: EncodeStage | None = None
-        self.fuse = FuseStage(config.fusion, source)
+        self.fuse = FuseStage(config.fusion, source, run=run_token())
         self._arrivals: deque[tuple[Fraction, float]] = deque()  # (media time, arrival wall) of data
         self._arrival_floor: float | None = None
         self._late: list[tuple[str, Fraction, Fraction]] = []  # (reason, start, end) since the last report
@@ -428,7 +428,8 @@ class LivePipeline:
         fusion.seq += 1  # one numbering for the source's events, fusion's and ours
         return make_event(source_id=self.source.id, subject=self.source.display, type=type_, seq=fusion.seq,
                           phase="instant", event_id=f"{self.source.id}-{type_}-{fusion.seq}", start=to_float(start),
-                          end=to_float(end), confidence=1.0, modalities=modalities, label=label, evidence=evidence)
+                          end=to_float(end), confidence=1.0, modalities=modalities, label=label, evidence=evidence,
+                          run=fusion.run)
 
     def _emit(self, events: list[dict[str, Any]]) -> None:
         for event in events:

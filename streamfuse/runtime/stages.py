@@ -55,9 +55,9 @@ class FuseStage:
     """Fusion, description and the text embedding of each window, for one source."""
 
     def __init__(self, config: FusionConfig, source: Source, clock=None,
-                 encoders: EncodersConfig | None = None) -> None:
+                 encoders: EncodersConfig | None = None, run: str | None = None) -> None:
         embed = text_embedder(encoders) if encoders is not None else None
-        self.fusion = FusionStage(config, source.id, source.display, clock=clock, embed=embed)
+        self.fusion = FusionStage(config, source.id, source.display, clock=clock, embed=embed, run=run)
 
     def __call__(self, window: Window, features: list[Features]) -> FusedWindow:
         return self.fusion(window, features)
