@@ -250,6 +250,16 @@ class DurableLog:
             os.close(old.fd)
             old.path.unlink(missing_ok=True)
 
+    def _discard_all(self) -> None:
+        """Forget every segment (after a gap on disk: a segment removed by hand)."""
+        for seg in self._segments:
+            os.close(seg.fd)
+            seg.path.unlink(missing_ok=True)
+        self._segments.clear()
+        self._entries.clear()
+        self._ids.clear()
+        self._bytes = 0
+
     def _new_segment(self, base: int) -> _Segment:
         path = self.directory / f"{base:016d}{_SUFFIX}"
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
@@ -292,13 +302,7 @@ class DurableLog:
                 data = data[:cut]
             if expected is not None and base != expected:
                 # a gap or overlap (a segment removed by hand): keep what follows it
-                for seg in self._segments:
-                    os.close(seg.fd)
-                    seg.path.unlink(missing_ok=True)
-                self._segments.clear()
-                self._entries.clear()
-                self._ids.clear()
-                self._bytes = 0
+                self._discard_all()
             if not self._segments:
                 self._first = base
             seg = self._new_segment(base)
@@ -322,13 +326,7 @@ class DurableLog:
             self._new_segment(self._next)
         elif expected != self._next:
             # the newest records were lost (a segment deleted by hand); continue numbering after them
-            for seg in self._segments:
-                os.close(seg.fd)
-                seg.path.unlink(missing_ok=True)
-            self._segments.clear()
-            self._entries.clear()
-            self._ids.clear()
-            self._bytes = 0
+            self._discard_all()
             self._first = self._next
             self._new_segment(self._next)
         # re-apply what was evicted or acknowledged before the restart (counted then), then the bound
