@@ -29,6 +29,23 @@ from .sources.resolve import Source, resolve_inputs
 __version__ = "0.1.0"
 
 
+_LAZY = {  # heavier parts, imported on first use
+    "EventServer": ("streamfuse.serve", "EventServer"),
+    "Metrics": ("streamfuse.serve.metrics", "Metrics"),
+    "open_sink": ("streamfuse.sinks.uri", "open_sink"),
+    "LivePipeline": ("streamfuse.runtime.live", "LivePipeline"),
+    "RayRuntime": ("streamfuse.runtime.ray_runtime", "RayRuntime"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'streamfuse' has no attribute {name!r}")
+
+
 def subscribe(url_or_uri: str, **kwargs: Any):
     """Events from a live server (``http://host:port``) or a broker URI, as an async iterator.
     See :func:`streamfuse.client.subscribe` for the filters."""
@@ -42,4 +59,5 @@ __all__ = [
     "SourceUnreachableError", "StageError", "StreamfuseError", "TextSegment", "UnsupportedSourceError",
     "UserInputError", "VideoFrame", "Window", "Windower", "analyze", "analyze_source", "load_config",
     "make_event", "resolve_inputs", "subscribe", "validate_event", "__version__",
+    "EventServer", "Metrics", "open_sink", "LivePipeline", "RayRuntime",
 ]
