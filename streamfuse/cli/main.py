@@ -115,9 +115,11 @@ def cmd_models(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
+        width = max(len(str(row["model"])) for row in rows)
         for row in rows:
-            ok = "offline: yes" if row.get("available") else "offline: NO"
-            print(f"{row['stage']:<10} {row['model']:<32} {ok:<13} {row.get('location') or ''}")
+            ok = "offline: yes" if row.get("available") else "offline: NO "
+            off = "" if row.get("enabled", True) else "  (disabled)"
+            print(f"{row['stage']:<9} {row['model']:<{width}}  {ok}  {row.get('location') or '-'}{off}")
     return EXIT_OK
 
 
