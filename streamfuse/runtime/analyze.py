@@ -17,7 +17,6 @@ from ..errors import StreamfuseError, UserInputError
 from ..events.cloudevents import short_type
 from ..sinks.results import ResultWriter
 from ..sources.resolve import Source
-from ..timebase import to_float
 
 log = logging.getLogger(__name__)
 
@@ -105,4 +104,4 @@ def analyze(sources: list[Source], config: PipelineConfig, runtime, out_dir: str
     return results
 
 
-__all__ = ["analyze", "analyze_source", "SourceResult", "to_float"]
+__all__ = ["analyze", "analyze_source", "SourceResult"]
