@@ -13,7 +13,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from ..errors import StreamfuseError, UserInputError
+from ..errors import StreamfuseError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -7,7 +7,7 @@ import random
 from collections import OrderedDict, deque
 from typing import Any
 
-from ..serve.filters import EventFilter, event_texts
+from ..serve.filters import EventFilter
 from ..serve.matcher import TextMatcher
 
 
@@ -127,12 +127,7 @@ class Subscription:
     async def _query_matches(self, event: dict[str, Any]) -> bool:
         if not self.client_side_query or self.filter.query is None:
             return True
-        texts = event_texts(event)
-        if not texts:
-            return False
+        from ..serve.matcher import MiniLMMatcher, query_matches
         if self._matcher is None:
-            from ..serve.matcher import MiniLMMatcher
             self._matcher = MiniLMMatcher()
-        score = await asyncio.to_thread(self._matcher.similarity, self.filter.query, texts)
-        threshold = self.filter.threshold if self.filter.threshold is not None else self._matcher.threshold
-        return score >= threshold
+        return await asyncio.to_thread(query_matches, self._matcher, self.filter.query, self.filter.threshold, event)

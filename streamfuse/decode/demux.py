@@ -111,7 +111,6 @@ def open_container(source: Source, timeout: float = 15.0, options: dict[str, str
     except (av.error.HTTPError, av.error.HTTPClientError, av.error.HTTPServerError, av.error.HTTPNotFoundError) as exc:
         raise SourceUnreachableError(f"{source.display}: HTTP error ({exc.strerror or exc}); check the URL") from None
     except (av.error.ConnectionRefusedError, av.error.TimeoutError, av.error.ConnectionResetError,
-            av.error.HostUnreachableError if hasattr(av.error, "HostUnreachableError") else av.error.TimeoutError,
             OSError) as exc:
         raise SourceUnreachableError(f"{source.display}: cannot connect ({getattr(exc, 'strerror', None) or exc}); "
                                      "check the address and that the server is up") from None
@@ -226,7 +225,6 @@ class Demuxer:
         # video sampling state
         next_sample: Fraction | None = Fraction(0)
         size: tuple[int, int] | None = None
-        last_video_t: Fraction | None = None
         # audio clock state
         resampler = None
         clock: int | None = None  # next output sample index

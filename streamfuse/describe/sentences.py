@@ -5,7 +5,7 @@ No sentence claims what no detector saw; a modality the source lacks is said, no
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Iterable
 
 from ..align.window import Window
 from ..encode.base import Features

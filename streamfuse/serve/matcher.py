@@ -27,6 +27,16 @@ class TextMatcher(Protocol):
         """The best score of ``query`` against any of ``texts`` (-1.0 when ``texts`` is empty)."""
 
 
+def query_matches(matcher: TextMatcher, query: str, threshold: float | None, event: dict[str, Any]) -> bool:
+    """True when ``event``'s texts score at least ``threshold`` (default: the matcher's) against
+    ``query``; an event without text never matches. Blocking: call it off the event loop."""
+    from .filters import event_texts
+    texts = event_texts(event)
+    if not texts:
+        return False
+    return matcher.similarity(query, texts) >= (threshold if threshold is not None else matcher.threshold)
+
+
 class _Lru(OrderedDict):
     def __init__(self, size: int) -> None:
         super().__init__()

@@ -47,8 +47,8 @@ from aiohttp import WSMsgType, web
 
 from ..errors import ConfigError, StreamfuseError
 from ..sinks.durable import DurableLog
-from .filters import EventFilter, event_texts
-from .matcher import MiniLMMatcher, TextMatcher
+from .filters import EventFilter
+from .matcher import MiniLMMatcher, TextMatcher, query_matches
 from .metrics import Metrics
 
 log = logging.getLogger("streamfuse.serve")
@@ -388,14 +388,10 @@ class EventServer:
             return False
         if flt.query is None:
             return True
-        texts = event_texts(event)
-        if not texts:
-            return False
         if self._matcher is None:
             self._matcher = MiniLMMatcher()
-        matcher = self._matcher
-        score = await asyncio.get_running_loop().run_in_executor(self._pool, matcher.similarity, flt.query, texts)
-        return score >= (flt.threshold if flt.threshold is not None else matcher.threshold)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, query_matches, self._matcher, flt.query, flt.threshold, event)
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({

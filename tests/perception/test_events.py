@@ -3,8 +3,6 @@ and no false events. Tolerances are stated per check; truth comes from the gener
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import pytest
 
 from streamfuse.events import validate_event
