@@ -24,7 +24,9 @@ class DecodeConfig(Section):
     fps: float = bounded(10.0, 0.0, 240.0, doc="analysis frame rate, chosen by timestamp; 0 keeps every frame")
     width: int = bounded(320, 16, 7680, doc="analysis frame width in pixels")
     height: int = bounded(0, 0, 4320, doc="analysis frame height; 0 keeps the aspect ratio")
-    threads: int = bounded(0, 0, 64, doc="decoder threads; 0 lets FFmpeg choose")
+    threads: int = bounded(0, 0, 64, doc="video decoder threads; 0 = auto: one up to 1280x720 (a single thread keeps "
+                                         "ahead of the analysis there, and frame threads cost ~20% more CPU and add "
+                                         "latency), FFmpeg's choice for larger frames")
     #: ``auto`` skips decoding frames no other frame refers to (most B-frames) when the analysis
     #: rate is at most half the source's rate: about half the decoding work, frame times stay exact,
     #: only which frames are analysed changes. ``none`` decodes every frame.
@@ -81,6 +83,9 @@ class RuntimeConfig(Section):
 
     kind: Literal["local", "ray"] = "local"
     max_in_flight: int = bounded(4, 1, 256, doc="windows in flight between the source and the sink")
+    #: where the local runtime decodes: ``process`` (a child process with its own GIL; faster on a
+    #: multi-core machine) or ``thread`` (in this process, no child; see runtime/source_process.py)
+    source_worker: Literal["process", "thread"] = "process"
     ray_address: str | None = None
 
 

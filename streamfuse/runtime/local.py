@@ -1,17 +1,24 @@
-"""The in-process runtime: the same stages as the Ray runtime, called in a loop. The source stage
-(demux, decode, align) runs one thread ahead, a bounded number of windows ahead, so decoding
-overlaps encoding; the stateful stages still see windows one at a time, in order."""
+"""The in-process runtime: the same stages as the Ray runtime, in threads of one process.
+
+The source stage (demux, decode, align) runs a bounded number of windows ahead, in a child process
+(:mod:`.source_process`, the default) or in a thread (``runtime.source_worker=thread``);
+each encoder runs in its own lane (:mod:`.lanes`); fusion runs in the calling thread, on windows in
+order as their features complete. At most ``runtime.max_in_flight`` windows are being encoded, so
+memory stays bounded. Every stateful stage still sees windows one at a time, in order."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections import deque
+from typing import Callable, Iterable
 
 from ..align.window import Window
 from ..config.pipeline import PipelineConfig
 from ..decode.demux import DemuxReport
 from ..fuse.fusion import FusedWindow
 from ..sources.resolve import Source
+from .lanes import Pending
 from .prefetch import Prefetch
+from .source_process import SourceProcess
 from .stages import EncodeStage, FuseStage, SourceStage
 
 OnWindow = Callable[[Window, FusedWindow], None]
@@ -24,18 +31,43 @@ class LocalRuntime:
         self.clock = clock
 
     def run(self, source: Source, config: PipelineConfig, on_window: OnWindow) -> DemuxReport:
-        stage = SourceStage(source, config)
-        encode = EncodeStage(config.encoders)
-        fuse = FuseStage(config.fusion, source, clock=self.clock, encoders=config.encoders)
+        depth = config.runtime.max_in_flight
+        if config.runtime.source_worker == "process":
+            stage = SourceProcess(source, config, ahead=depth)
+            windows: Iterable[Window] = stage
+        else:
+            stage = SourceStage(source, config)
+            windows = Prefetch(stage, ahead=depth, name=f"source:{source.name}")
         try:
-            for window in Prefetch(stage, ahead=config.runtime.max_in_flight, name=f"source:{source.name}"):
-                on_window(_light(window), fuse(window, encode(window)))
+            encode = EncodeStage(config.encoders)
+            try:
+                fuse = FuseStage(config.fusion, source, clock=self.clock, encoders=config.encoders)
+                pending: deque[tuple[Window, Pending]] = deque()
+
+                def finish_one() -> None:
+                    window, features = pending.popleft()
+                    on_window(_light(window), fuse(window, features.result()))
+
+                for window in windows:
+                    pending.append((window, encode.submit(window)))
+                    while pending and (len(pending) >= depth or pending[0][1].done()):
+                        finish_one()
+                while pending:
+                    finish_one()
+            finally:
+                encode.close()
         finally:
-            encode.close()
+            _close(windows)
         return stage.report
 
     def close(self) -> None:
         pass
+
+
+def _close(windows) -> None:
+    close = getattr(windows, "close", None)
+    if close is not None:
+        close()
 
 
 def _light(window: Window) -> Window:

@@ -1,6 +1,7 @@
 """The stages of one source's pipeline as plain Python, shared by both runtimes.
 
-- :class:`SourceStage`: demux + decode + align; iterates windows.
+- :class:`~.source_stage.SourceStage`: demux + decode + align; iterates windows (its own module,
+  so a decoding child process imports nothing else, see :mod:`.source_process`).
 - :class:`EncodeStage`: runs encoders on a window, returns their features.
 - :class:`FuseStage`: fusion + description; returns events and the window record.
 The Ray runtime wraps exactly these classes in actors; the local runtime calls them in a loop.
@@ -8,45 +9,35 @@ The Ray runtime wraps exactly these classes in actors; the local runtime calls t
 
 from __future__ import annotations
 
-from typing import Iterator
-
 from ..align.window import Window
-from ..align.windower import Windower
-from ..config.pipeline import EncodersConfig, FusionConfig, PipelineConfig
-from ..decode.demux import Demuxer, DemuxReport
+from ..config.pipeline import EncodersConfig, FusionConfig
 from ..encode.base import Encoder, Features
 from ..encode.registry import build_encoders, text_embedder
 from ..fuse.fusion import FusedWindow, FusionStage
 from ..sources.resolve import Source
-
-
-class SourceStage:
-    """Windows of one source, in order; ``report`` describes what was decoded."""
-
-    def __init__(self, source: Source, config: PipelineConfig) -> None:
-        self.source = source
-        self.demuxer = Demuxer(source, config.decode)
-        self.demuxer.open()
-        self.windower = Windower(source.id, config.window.length, config.window.hop)
-
-    @property
-    def report(self) -> DemuxReport:
-        return self.demuxer.report
-
-    def __iter__(self) -> Iterator[Window]:
-        return self.windower.feed(self.demuxer)
+from .lanes import Lanes, Pending
+from .source_stage import SourceStage  # noqa: F401  (re-exported: the stages in one place)
 
 
 class EncodeStage:
-    """A group of encoders applied to each window in order."""
+    """A group of encoders applied to each window in order, each encoder in its own lane (thread).
+
+    ``submit(window)`` queues a window and returns at once (see :class:`~.lanes.Lanes`); calling
+    the stage submits and waits.
+    """
 
     def __init__(self, config: EncodersConfig | None = None, encoders: list[Encoder] | None = None) -> None:
         self.encoders = encoders if encoders is not None else build_encoders(config or EncodersConfig())
+        self._lanes = Lanes(self.encoders)
+
+    def submit(self, window: Window) -> Pending:
+        return self._lanes.submit(window)
 
     def __call__(self, window: Window) -> list[Features]:
-        return [enc(window) for enc in self.encoders]
+        return self.submit(window).result()
 
     def close(self) -> None:
+        self._lanes.close()
         for enc in self.encoders:
             enc.close()
 
