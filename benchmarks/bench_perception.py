@@ -5,8 +5,9 @@ Prints, on this machine:
   2. The default pipeline on a 60 s 1280x720 30 fps H.264 clip, media seconds per wall second,
      without ASR (tones only; the median of ``--repeat`` runs, and the same with decoding in a
      thread instead of the worker process) and with ASR (the same video with speech: jfk.flac looped).
-  3. Peak resident memory for a 10-minute and a 60-minute generated input (FFmpeg's lavfi test
-     source, 640x360 25 fps + a tone), each in its own process: memory stays flat with length.
+  3. Peak resident memory (this process, and the decoding worker) for a 10-minute and a 60-minute
+     generated input (FFmpeg's lavfi test source, 640x360 25 fps + a tone), each in its own
+     process: memory stays flat with length.
 
     .venv/bin/python benchmarks/bench_perception.py [--skip-memory] [--memory-minutes 10 60]
 """
@@ -104,6 +105,14 @@ def pipeline_speed(path: Path, sets: list[str], repeat: int = 1) -> tuple[list[f
     return speeds[1:], result.summary
 
 
+def peak_rss_mib(pid: int) -> float:
+    """Peak resident memory of a live process (Linux: VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def memory_child(minutes: int) -> None:
     """Run in a child process: analyse a generated input of ``minutes``, print peak RSS (MiB)."""
     from streamfuse.config import load_config
@@ -121,9 +130,11 @@ def memory_child(minutes: int) -> None:
     result = analyze_source(source, config, LocalRuntime(), OUT / "memory", progress=False)
     if not result.ok:
         raise SystemExit(result.error)
+    from streamfuse.runtime.source_process import _pool
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"minutes": minutes, "peak_rss_mib": round(peak, 1), "windows": result.summary["windows"],
-                      "wall_s": round(time.perf_counter() - t0, 1)}))
+    worker = max(peak_rss_mib(pid) for pid in _pool.pids())
+    print(json.dumps({"minutes": minutes, "peak_rss_mib": round(peak, 1), "worker_peak_rss_mib": round(worker, 1),
+                      "windows": result.summary["windows"], "wall_s": round(time.perf_counter() - t0, 1)}))
 
 
 def main() -> int:
@@ -161,7 +172,8 @@ def main() -> int:
             proc = subprocess.run([sys.executable, __file__, "--memory-child", str(minutes)], capture_output=True,
                                   text=True, check=True)
             rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-            print(f"3. {minutes:>3}-minute input: peak RSS {rows[-1]['peak_rss_mib']:.0f} MiB, "
+            print(f"3. {minutes:>3}-minute input: peak RSS {rows[-1]['peak_rss_mib']:.0f} MiB "
+                  f"(+ decoding worker {rows[-1]['worker_peak_rss_mib']:.0f} MiB), "
                   f"{rows[-1]['windows']} windows, {rows[-1]['wall_s']:.0f} s")
         if len(rows) >= 2:
             print(f"   peak RSS ratio {rows[-1]['minutes']} min / {rows[0]['minutes']} min = "

@@ -24,9 +24,10 @@ class DecodeConfig(Section):
     fps: float = bounded(10.0, 0.0, 240.0, doc="analysis frame rate, chosen by timestamp; 0 keeps every frame")
     width: int = bounded(320, 16, 7680, doc="analysis frame width in pixels")
     height: int = bounded(0, 0, 4320, doc="analysis frame height; 0 keeps the aspect ratio")
-    threads: int = bounded(0, 0, 64, doc="video decoder threads; 0 = auto: one up to 1280x720 (a single thread keeps "
-                                         "ahead of the analysis there, and frame threads cost ~20% more CPU and add "
-                                         "latency), FFmpeg's choice for larger frames")
+    threads: int = bounded(0, 0, 64, doc="video decoder threads; 0 = auto: one for frames up to 1280x720 when "
+                                         "unreferenced frames are skipped (a single thread then keeps ahead of the "
+                                         "analysis, and frame threads cost ~20% more CPU and add latency), else "
+                                         "FFmpeg's choice")
     #: ``auto`` skips decoding frames no other frame refers to (most B-frames) when the analysis
     #: rate is at most half the source's rate: about half the decoding work, frame times stay exact,
     #: only which frames are analysed changes. ``none`` decodes every frame.

@@ -28,8 +28,9 @@ from .convert import to_rgb
 from .payloads import AudioClip, TextSegment, VideoFrame
 
 log = logging.getLogger(__name__)
-#: with ``decode.threads`` 0 (auto), frames up to this size decode on one thread (see DecodeConfig)
-_ONE_THREAD_PIXELS = 1280 * 720
+#: with ``decode.threads`` 0 (auto), frames up to this size decode on one thread when unreferenced
+#: frames are skipped (see DecodeConfig)
+_ONE_THREAD = 1280 * 720
 
 #: an audio frame whose time differs from the running sample clock by more than this is a gap/overlap
 _AUDIO_JITTER = Fraction(1, 50)
@@ -199,16 +200,16 @@ class Demuxer:
             rate = video.average_rate or video.guessed_rate
             rep.frame_rate = str(rate) if rate else None
             video.thread_type = "AUTO"
-            if cfg.threads:
-                video.codec_context.thread_count = cfg.threads
-            elif 0 < video.codec_context.width * video.codec_context.height <= _ONE_THREAD_PIXELS:
-                video.codec_context.thread_count = 1
             nominal = Fraction(1) / Fraction(rate) if rate else Fraction(1, 25)
             step = Fraction(1) / Fraction(cfg.fps).limit_denominator(1001) if cfg.fps else None
             if cfg.skip_frames == "nonref" or (cfg.skip_frames == "auto" and step is not None and rate
                                                and Fraction(cfg.fps).limit_denominator(1001) * 2 <= rate):
                 video.codec_context.skip_frame = "NONREF"
                 rep.skipped_nonref = True
+            if cfg.threads:
+                video.codec_context.thread_count = cfg.threads
+            elif rep.skipped_nonref and 0 < video.codec_context.width * video.codec_context.height <= _ONE_THREAD:
+                video.codec_context.thread_count = 1
         else:
             yield StreamClosed("video")
         if audio is not None:

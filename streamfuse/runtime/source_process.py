@@ -95,6 +95,11 @@ class _Pool:
                 return
         worker.kill()
 
+    def pids(self) -> list[int]:
+        """Process ids of the idle workers (for measurements)."""
+        with self._lock:
+            return [w.process.pid for w in self._idle if w.alive()]
+
     def shutdown(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
