@@ -9,7 +9,7 @@ Prints, on this machine:
      generated input (FFmpeg's lavfi test source, 640x360 25 fps + a tone), each in its own
      process: memory stays flat with length.
 
-    .venv/bin/python benchmarks/bench_perception.py [--skip-memory] [--memory-minutes 10 60]
+    .venv/bin/python benchmarks/bench_perception.py [--skip-memory] [--memory-minutes 10 60] [--compare]
 """
 
 from __future__ import annotations
@@ -113,6 +113,28 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+#: ``--compare``: what each speed choice buys, on the 720p clip without ASR
+SETTINGS = {
+    "defaults": [],
+    "faces at 2 fps": ["encoders.faces.rate=2"],
+    "people at 1 fps": ["encoders.people.rate=1"],
+    "last stop's detector settings": ["encoders.faces.rate=2", "encoders.people.rate=1",
+                                      "encoders.people.scale_factor=1.1"],
+    "the same, decoding in a thread": ["encoders.faces.rate=2", "encoders.people.rate=1",
+                                       "encoders.people.scale_factor=1.1", "runtime.source_worker=thread"],
+}
+
+
+def compare(clip: Path, repeat: int) -> None:
+    """The SETTINGS interleaved (noise hits them alike), ``repeat`` rounds; medians."""
+    speeds: dict[str, list[float]] = {name: [] for name in SETTINGS}
+    for _ in range(repeat):
+        for name, sets in SETTINGS.items():
+            speeds[name] += pipeline_speed(clip, ["encoders.asr.enabled=false", *sets])[0]
+    for name, runs in speeds.items():
+        print(f"   {name:<32} median {median(runs):5.1f}x ({', '.join(f'{s:.1f}' for s in runs)})")
+
+
 def memory_child(minutes: int) -> None:
     """Run in a child process: analyse a generated input of ``minutes``, print peak RSS (MiB)."""
     from streamfuse.config import load_config
@@ -143,6 +165,8 @@ def main() -> int:
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--memory-minutes", type=int, nargs="+", default=[10, 60])
     ap.add_argument("--repeat", type=int, default=3, help="runs of the 720p clip per setting (the machine is noisy)")
+    ap.add_argument("--compare", action="store_true", help="also compare speed settings (detector rates, HOG step, "
+                                                           "decoding in a thread), interleaved")
     ap.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
@@ -166,6 +190,9 @@ def main() -> int:
               f"(worker/thread = {median(no_asr) / median(in_thread):.2f})")
         print(f"   with ASR on continuous speech (goal >= 5x): {with_asr[0]:.1f}x; "
               f"transcript segments: {summary['transcript_segments']}")
+        if args.compare:
+            print("   settings compared, without ASR:")
+            compare(clip, runs)
     if not args.skip_memory:
         rows = []
         for minutes in args.memory_minutes:

@@ -34,6 +34,9 @@ _ONE_THREAD = 1280 * 720
 
 #: an audio frame whose time differs from the running sample clock by more than this is a gap/overlap
 _AUDIO_JITTER = Fraction(1, 50)
+#: decoded audio is handed on in clips of at least this many samples (0.1 s at 16 kHz; an AAC
+#: frame is 1024 samples at the source rate, so this is ~5x fewer items to align)
+_AUDIO_CHUNK = SAMPLE_RATE // 10
 #: embedded subtitle packets may be muxed this much ahead of or behind the other streams
 _SUBTITLE_SLACK = Fraction(1)
 _TEXT_CODECS = frozenset({"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text", "microdvd", "subviewer"})
@@ -300,11 +303,13 @@ class Demuxer:
                 yield from _drain()
 
         def _drain() -> Iterator[Item]:
-            if resampler is not None:
-                yield from _emit(resampler.resample(None))
+            yield from _emit(resampler.resample(None) if resampler is not None else (), flush=True)
 
-        def _emit(frames) -> Iterator[Item]:
-            nonlocal clock, media_end
+        pending: list[np.ndarray] = []  # resampled audio not yet handed on, contiguous from pending_start
+        pending_start = 0
+
+        def _emit(frames, flush: bool = False) -> Iterator[Item]:
+            nonlocal clock, media_end, pending_start
             for out in frames:
                 # packed float mono: the first plane holds exactly the samples (no copy)
                 samples = np.frombuffer(out.planes[0], np.float32, count=out.samples)
@@ -316,7 +321,14 @@ class Demuxer:
                     samples, start = samples[-start:], 0
                 rep.audio_samples += len(samples)
                 media_end = max(media_end, Fraction(clock, SAMPLE_RATE))
-                yield AudioClip(start, np.ascontiguousarray(samples))
+                if not pending:
+                    pending_start = start
+                pending.append(samples)
+            # handed on in clips of at least _AUDIO_CHUNK samples: fewer, larger items downstream
+            if pending and (flush or clock - pending_start >= _AUDIO_CHUNK):
+                clip = AudioClip(pending_start, np.concatenate(pending))
+                pending.clear()
+                yield clip
 
         def subtitle_items(packet) -> Iterator[Item]:
             if packet.pts is None:
