@@ -1,17 +1,21 @@
 """The ``streamfuse`` command. Only this module imports the argument parser.
 
-Exit codes: 0 success; 1 the work failed; 2 bad usage or bad input, with a one-line message.
+Exit codes: 0 success; 1 the work failed; 2 bad usage or bad input, with a one-line message;
+130 interrupted (Ctrl-C); 143 terminated (SIGTERM) while analysing.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
+from typing import Iterator
 
 from ..errors import StreamfuseError
 
@@ -123,6 +127,28 @@ def cmd_models(args) -> int:
     return EXIT_OK
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that work in progress is abandoned the same careful way."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While analysing, SIGTERM (``docker stop``, ``timeout``, systemd) stops like Ctrl-C: the
+    result being written is discarded (no half-written folder) and the decoding worker is stopped."""
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -140,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         if args.command == "analyze":
-            return cmd_analyze(args)
+            with _sigterm_interrupts():
+                return cmd_analyze(args)
         if args.command == "models":
             return cmd_models(args)
         if args.command == "subscribe":
@@ -152,9 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     except StreamfuseError as exc:
         print(f"streamfuse: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("streamfuse: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        print(f"streamfuse: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return 143 if terminated else 130
     except Exception as exc:  # a bug, not the user's mistake: one line unless --debug
         if args.debug:
             traceback.print_exc()
