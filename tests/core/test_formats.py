@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 
-from streamfuse.testing.run import windows_of
+from streamfuse.testing.run import assert_same_windows, windows_of
 
 DURATION = 3
 
@@ -87,3 +87,17 @@ def test_codec_container_rate_matrix(tmp_path, name, vcodec, acodec, fps, rate, 
     audio = np.concatenate([w.audio.samples[:16000] for w in windows if w.index < DURATION])
     level = [float(np.sqrt(np.mean(audio[i * 16000 + 4000: i * 16000 + 12000] ** 2))) for i in range(DURATION)]
     assert level[0] > 0.1 and level[2] > 0.1 and level[1] < 0.01, level
+
+
+@pytest.mark.parametrize("name, vcodec, acodec, fps, rate, layout", CASES, ids=[c[0] for c in CASES])
+def test_the_decoding_worker_gives_the_same_windows(tmp_path, name, vcodec, acodec, fps, rate, layout):
+    """The local runtime decodes in a worker process: with the default settings (10 fps picked by
+    time, unreferenced frames skipped where the rate allows) it must see exactly what this process sees."""
+    path = tmp_path / name
+    make(path, vcodec, acodec, fps, rate, layout, pix="yuvj420p" if vcodec == "mjpeg" else "yuv420p")
+    here, report = windows_of(path)
+    there, worker_report = windows_of(path, worker=True)
+    assert here
+    assert_same_windows(here, there)
+    assert worker_report == report
+

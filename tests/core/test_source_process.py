@@ -9,7 +9,6 @@ import sys
 import textwrap
 import threading
 
-import numpy as np
 import pytest
 
 from streamfuse.config import load_config
@@ -18,14 +17,9 @@ from streamfuse.runtime.source_process import SourceProcess
 from streamfuse.runtime.source_stage import SourceStage
 from streamfuse.sources.resolve import Source, resolve_inputs
 from streamfuse.testing import media as gen
-from streamfuse.testing.run import run_pipeline
+from streamfuse.testing.run import assert_same_windows, run_pipeline
 
 CHEAP = ("encoders.asr.enabled=false", "encoders.text.enabled=false", "encoders.people.enabled=false")
-
-
-def window_facts(w):
-    return (w.index, w.start, w.end, w.final, w.absent, w.damaged, w.segments, w.modalities,
-            [(f.pts, f.time, f.duration) for f in w.frames])
 
 
 def test_worker_windows_equal_the_in_process_windows(make):
@@ -35,11 +29,8 @@ def test_worker_windows_equal_the_in_process_windows(make):
     here = list(SourceStage(source, config))
     worker = SourceProcess(source, config, ahead=2)
     there = list(worker)
-    assert len(there) == len(here) > 3
-    for a, b in zip(here, there):
-        assert window_facts(a) == window_facts(b)
-        assert all(np.array_equal(f.image, g.image) for f, g in zip(a.frames, b.frames))
-        assert np.array_equal(a.audio.samples, b.audio.samples) and a.audio.missing == b.audio.missing
+    assert len(here) > 3 and all(w.segments for w in here[:2])
+    assert_same_windows(here, there)
     assert worker.report.frames_sampled == sum(1 for w in here for f in w.frames if w.owns(f.time))
 
 
