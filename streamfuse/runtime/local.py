@@ -1,15 +1,15 @@
 """The in-process runtime: the same stages as the Ray runtime, in threads of one process.
 
-The source stage (demux, decode, align) runs a bounded number of windows ahead, in a child process
-(:mod:`.source_process`, the default) or in a thread (``runtime.source_worker=thread``);
-each encoder runs in its own lane (:mod:`.lanes`); fusion runs in the calling thread, on windows in
+The source stage (demux, decode, align) is read a bounded number of windows ahead by a thread
+(:mod:`.prefetch`); it decodes in a worker process (:mod:`.source_process`, the default) or in that
+thread (``runtime.source_worker=thread``); each encoder runs in its own lane (:mod:`.lanes`); fusion runs in the calling thread, on windows in
 order as their features complete. At most ``runtime.max_in_flight`` windows are being encoded, so
 memory stays bounded. Every stateful stage still sees windows one at a time, in order."""
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable, Iterable
+from typing import Callable
 
 from ..align.window import Window
 from ..config.pipeline import PipelineConfig
@@ -32,12 +32,8 @@ class LocalRuntime:
 
     def run(self, source: Source, config: PipelineConfig, on_window: OnWindow) -> DemuxReport:
         depth = config.runtime.max_in_flight
-        if config.runtime.source_worker == "process":
-            stage = SourceProcess(source, config, ahead=depth)
-            windows: Iterable[Window] = stage
-        else:
-            stage = SourceStage(source, config)
-            windows = Prefetch(stage, ahead=depth, name=f"source:{source.name}")
+        stage = (SourceProcess if config.runtime.source_worker == "process" else SourceStage)(source, config)
+        windows = Prefetch(stage, ahead=depth, name=f"source:{source.name}")
         try:
             encode = EncodeStage(config.encoders)
             try:
@@ -57,17 +53,13 @@ class LocalRuntime:
             finally:
                 encode.close()
         finally:
-            _close(windows)
+            if isinstance(stage, SourceProcess):
+                stage.close()  # first: it ends a receive the read-ahead thread may be blocked in
+            windows.close()
         return stage.report
 
     def close(self) -> None:
         pass
-
-
-def _close(windows) -> None:
-    close = getattr(windows, "close", None)
-    if close is not None:
-        close()
 
 
 def _light(window: Window) -> Window:

@@ -2,9 +2,8 @@
 
 Demuxing, resampling and aligning are many small Python steps around FFmpeg calls. In the same
 process they take turns on the GIL with the encoders and fusion, and on a 2-core machine the source
-thread then waits for the GIL more than it works (measured on 720p30 H.264: 12.7-13.5x real time
-with the source in a thread, 16.9-18.2x in a separate process). A worker process has its own
-interpreter and GIL.
+thread then waits for the GIL more than it works (``benchmarks/bench_perception.py`` prints the
+ratio: 1.12-1.19 on 720p30 H.264 on 2 cores). A worker process has its own interpreter and GIL.
 
 - Workers are plain child interpreters running :func:`.source_worker.main` (see that module for
   the protocol), not ``multiprocessing`` children: nothing is forked from this process
@@ -12,8 +11,9 @@ interpreter and GIL.
   so a script needs no ``if __name__ == "__main__"`` guard.
 - A worker serves one source at a time and is kept for the next one (an archive starts one
   worker, not one per file); one that was stopped early is killed instead.
-- A reader thread here receives windows into a queue of at most ``ahead``; when it is full the
-  reader stops receiving, the socket fills and the worker waits, so memory stays bounded.
+- Iterating receives the windows one by one; the local runtime reads ahead with
+  :class:`~.prefetch.Prefetch`, as for the in-process stage. Whatever is not received yet waits
+  in the socket and then in the worker, so memory stays bounded.
 - The worker reports ``opened`` before the first window, so a missing or non-media file is raised
   from the constructor, as with the in-process stage. A user error raised in the worker is raised
   here as itself; anything else becomes :class:`~streamfuse.errors.StageError` ``('source', ...)``
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import queue
 import socket
 import subprocess
 import sys
@@ -113,81 +112,53 @@ _pool = _Pool()
 class SourceProcess:
     """Iterates the windows of ``source`` decoded in a worker process; ``report`` once exhausted."""
 
-    def __init__(self, source: Source, config: PipelineConfig, ahead: int = 4) -> None:
+    def __init__(self, source: Source, config: PipelineConfig) -> None:
         self.source = source
         self.report: DemuxReport | None = None
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, ahead))
-        self._stop = threading.Event()
         self._idle = False  # the worker finished its source and may serve another
         self._closed = False
         self._worker = _pool.acquire()
-        self._reader: threading.Thread | None = None
         try:
             self._worker.conn.send(("run", source, config))
-            kind, payload = self._receive()
-            if kind != "opened":
-                self._idle = kind == "error"
-                raise self._failure(kind, payload)
+            self._take("opened")
         except BaseException:
             self.close()
             raise
-        self._reader = threading.Thread(target=self._read, name=f"source:{source.name}", daemon=True)
-        self._reader.start()
 
-    def _receive(self) -> tuple[str, Any]:
+    def _take(self, *expected: str) -> tuple[str, Any]:
+        """The next message, one of ``expected``; an error or a dead worker is raised."""
         try:
-            return self._worker.conn.recv()
+            kind, payload = self._worker.conn.recv()
         except (EOFError, OSError):
-            code = self._worker.process.poll()
-            return "died", f"the decoding process for {self.source.display} ended unexpectedly (exit code {code})"
-
-    def _failure(self, kind: str, payload: Any) -> BaseException:
+            raise StageError("source", f"the decoding process for {self.source.display} ended unexpectedly "
+                             f"(exit code {self._worker.process.poll()})") from None
         if kind == "error":
+            self._idle = True  # it reported the error and waits for the next source
             exc, described, tb = payload
-            return exc if exc is not None else StageError("source", described, tb)
-        if kind == "died":
-            return StageError("source", payload)
-        return StageError("source", f"unexpected message {kind!r} from the decoding process")
-
-    def _read(self) -> None:
-        frames = FrameUnpacker()
-        while not self._stop.is_set():
-            message = self._receive()
-            if message[0] == "window":
-                message = ("window", frames.unpack(message[1]))
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(message, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if message[0] != "window":
-                return
+            raise exc if exc is not None else StageError("source", described, tb)
+        if kind not in expected:
+            raise StageError("source", f"unexpected message {kind!r} from the decoding process")
+        return kind, payload
 
     def __iter__(self) -> Iterator[Window]:
+        frames = FrameUnpacker()
         try:
             while True:
-                kind, payload = self._queue.get()
-                if kind == "window":
-                    yield payload
-                    continue
-                self._idle = kind in ("end", "error")
+                kind, payload = self._take("window", "end")
                 if kind == "end":
-                    self.report = payload
+                    self.report, self._idle = payload, True
                     return
-                raise self._failure(kind, payload)
+                yield frames.unpack(payload)
         finally:
             self.close()
 
     def close(self) -> None:
-        """Release the worker when it finished its source, else kill it; idempotent."""
+        """Release the worker when it finished its source, else kill it (which also ends a receive
+        blocked in another thread); idempotent."""
         if self._closed:
             return
         self._closed = True
-        self._stop.set()
         if self._idle:
             _pool.release(self._worker)
         else:
-            self._worker.kill()  # also ends a reader blocked on the connection
-        if self._reader is not None:
-            self._reader.join()
+            self._worker.kill()

@@ -27,7 +27,7 @@ def test_worker_windows_equal_the_in_process_windows(make):
     (source,) = resolve_inputs([str(truth.path)])
     config = load_config()
     here = list(SourceStage(source, config))
-    worker = SourceProcess(source, config, ahead=2)
+    worker = SourceProcess(source, config)
     there = list(worker)
     assert len(here) > 3 and all(w.segments for w in here[:2])
     assert_same_windows(here, there)
@@ -47,7 +47,7 @@ def test_user_errors_in_the_worker_are_raised_as_themselves(tmp_path):
 def test_a_worker_that_dies_is_a_stage_error_not_a_hang(make):
     truth = make("sample_8s.mkv", gen.make_sample_clip, duration=8.0)
     (source,) = resolve_inputs([str(truth.path)])
-    worker = SourceProcess(source, load_config(), ahead=1)
+    worker = SourceProcess(source, load_config())
     windows = iter(worker)
     next(windows)
     os.kill(worker._worker.process.pid, signal.SIGKILL)
@@ -60,7 +60,7 @@ def test_a_worker_that_dies_is_a_stage_error_not_a_hang(make):
 def test_stopping_early_ends_the_worker_and_the_reader(make):
     truth = make("sample_8s.mkv", gen.make_sample_clip, duration=8.0)
     (source,) = resolve_inputs([str(truth.path)])
-    worker = SourceProcess(source, load_config(), ahead=1)
+    worker = SourceProcess(source, load_config())
     for window in worker:
         if window.index == 1:
             break
