@@ -18,22 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import StreamfuseError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
-        self.exit(EXIT_USAGE, f"streamfuse: error: {message} (see 'streamfuse {self.prog.split()[-1]} --help')\n"
-                  if " " in self.prog else f"streamfuse: error: {message} (see 'streamfuse --help')\n")
-
-
-def _add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-c", "--config", action="append", default=[], metavar="CONFIG",
-                   help="YAML config file (repeatable; later files win)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
-                   help="override one config key, e.g. --set window.length=3 (repeatable)")
-
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _add_config_args, _Parser
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="streamfuse", description="Multimodal understanding of video and audio, as it streams.")
@@ -60,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="which models each stage uses, where from, whether available offline")
     _add_config_args(m)
     m.add_argument("--json", action="store_true", help="print JSON")
+
+    j = sub.add_parser("schema", help="print the JSON Schema events validate against (derived from the stages)")
+    j.add_argument("-o", "--output", default=None, metavar="PATH", help="write it to PATH instead")
     return parser
 
 
@@ -120,10 +108,22 @@ def cmd_models(args) -> int:
         print(json.dumps(rows, indent=2))
     else:
         width = max(len(str(row["model"])) for row in rows)
+        stage = max(len(str(row["stage"])) for row in rows)
         for row in rows:
             ok = "offline: yes" if row.get("available") else "offline: NO "
             off = "" if row.get("enabled", True) else "  (disabled)"
-            print(f"{row['stage']:<9} {row['model']:<{width}}  {ok}  {row.get('location') or '-'}{off}")
+            how = "" if row.get("available") or not row.get("how") else f"  ({row['how']})"
+            print(f"{row['stage']:<{stage}} {row['model']:<{width}}  {ok}  {row.get('location') or '-'}{off}{how}")
+    return EXIT_OK
+
+
+def cmd_schema(args) -> int:
+    from ..events.cloudevents import event_schema
+    text = json.dumps(event_schema(), indent=1) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 
@@ -170,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                 return cmd_analyze(args)
         if args.command == "models":
             return cmd_models(args)
+        if args.command == "schema":
+            return cmd_schema(args)
         if args.command == "subscribe":
             from ..client.cli import run_subscribe_cli
             return run_subscribe_cli(args.rest)

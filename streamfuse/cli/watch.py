@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from ..errors import ConfigError
-from .main import EXIT_OK, _add_config_args, _Parser
+from .common import EXIT_OK, _add_config_args, _Parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,8 +117,9 @@ def run_watch_cli(argv: list[str]) -> int:
         p50, p95 = stats.latency(0.5), stats.latency(0.95)
         latency = f"latency p50 {p50:.2f} s, p95 {p95:.2f} s" if p50 is not None else "no windows"
         dropped = sum(stats.dropped.values())
+        failed = "".join(f", {n} events refused by sink {name}" for name, n in stats.sink_failures.items())
         _say(f"stopped: {stats.windows} windows, {sum(stats.events.values())} events, {dropped} frames dropped "
-             f"of {stats.frames_in}, {stats.reconnects} reconnects; {latency}")
+             f"of {stats.frames_in}, {stats.reconnects} reconnects{failed}; {latency}")
         return EXIT_OK
     finally:
         for sink in reversed(sinks):
