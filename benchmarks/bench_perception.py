@@ -37,7 +37,7 @@ OUT = HERE / "out"
 
 
 def asr_speed() -> None:
-    from streamfuse.config.text import AsrConfig
+    from streamfuse.encode.text.asr import AsrConfig
     from streamfuse.encode.text.asr import AsrEncoder
     from streamfuse.testing.windows import windows_from_audio
 

@@ -94,6 +94,7 @@ class Windower:
         self.index = 0
         self.media_end = Fraction(0)
         self._pending: Window | None = None  # held back one step so the last can be flagged final
+        self._final_sent = False
 
     # -- input --------------------------------------------------------------------------------
 
@@ -128,13 +129,25 @@ class Windower:
         return self._ready()
 
     def close(self) -> list[Window]:
-        """End of input: close every stream and emit the remaining windows; the last is final."""
+        """End of input: close every stream and emit the remaining windows; the last is final.
+
+        Every stream that produced a window ends with exactly one final window, so encoders flush
+        what they hold (an utterance in progress when a live run is stopped). Without ``hold_last``,
+        when every window was already emitted, the final one is the (empty) next window."""
         for s in STREAMS:
             self.bounds[s] = None
         out = self._ready()
         if self._pending is not None:
             out.append(self._pending.copy(final=True))
             self._pending = None
+        elif self._final_sent:
+            pass
+        elif out:
+            out[-1] = out[-1].copy(final=True)
+        elif self.index > 0:
+            out.append(self._build(*self._span(self.index)).copy(final=True))
+            self.index += 1
+        self._final_sent = self._final_sent or bool(out)
         return out
 
     def feed(self, items: Iterable[Item]) -> Iterator[Window]:

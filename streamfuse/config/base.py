@@ -91,3 +91,72 @@ class Section:
 
     def check(self) -> None:
         """Cross-field checks; override where needed."""
+
+
+class StageSections(Section):
+    """Mixin for a config section whose sub-sections are the registered stages' (``encoders``,
+    ``fusion``): a stage's section is ``config.encoders.<key>``, typed by its spec, checked like any
+    other; an unknown key names the known ones. The subclass declares its own fields (``enabled``...)
+    and a ``sections`` mapping field, and names its registry group in ``_group``.
+    """
+
+    _group = "encoders"
+
+    def __post_init__(self) -> None:
+        from .. import registry
+
+        given = dict(getattr(self, "sections", None) or {})
+        types = registry.sections(self._group)  # type: ignore[arg-type]
+        filled = {key: given[key] if key in given else cls() for key, cls in types.items() if cls is not None}
+        unknown = set(given) - set(filled)
+        if unknown:
+            raise ConfigError(f"unknown config key {sorted(unknown)[0]!r}; known keys here: "
+                              f"{', '.join(sorted(self.own_keys() + list(filled)))}")
+        object.__setattr__(self, "sections", filled)
+        super().__post_init__()
+
+    @classmethod
+    def own_keys(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls) if f.name != "sections"]  # type: ignore[arg-type]
+
+    def section(self, key: str) -> Any:
+        """The section of the stage ``key`` (a :class:`~streamfuse.errors.ConfigError` if none)."""
+        try:
+            return self.sections[key]  # type: ignore[attr-defined]
+        except KeyError:
+            raise ConfigError(f"no config section {key!r}; known: {', '.join(self.sections)}") from None  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for names that are not fields: a stage's section (config.encoders.faces)
+        if name.startswith("_") or name == "sections":
+            raise AttributeError(name)
+        sections = self.__dict__.get("sections") or {}
+        if name in sections:
+            return sections[name]
+        raise AttributeError(f"{type(self).__name__} has no key {name!r}")
+
+    def items(self) -> list[tuple[str, Any]]:
+        """``(key, value)`` pairs as config files spell them: own keys, then each stage's section."""
+        return [(k, getattr(self, k)) for k in self.own_keys()] + list(self.sections.items())  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_mapping(cls, data: Any, path: str, build: Any) -> Any:
+        """Build from nested config data: own keys as usual, stage keys through their section types."""
+        from .. import registry
+
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping of keys, got {data!r}")
+        own = set(cls.own_keys())
+        types = {k: t for k, t in registry.sections(cls._group).items() if t is not None}  # type: ignore[arg-type]
+        kwargs: dict[str, Any] = {}
+        sections: dict[str, Any] = {}
+        for key, value in data.items():
+            where = f"{path}.{key}"
+            if key in own:
+                kwargs[key] = value
+            elif key in types:
+                sections[key] = build(types[key], value, where)
+            else:
+                raise ConfigError(f"unknown config key {where!r}; known keys here: "
+                                  f"{', '.join(sorted(own | set(types)))}")
+        return build(cls, {**kwargs, "sections": sections}, path, raw=True)

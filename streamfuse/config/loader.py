@@ -13,14 +13,19 @@ from typing import Any, TypeVar
 import yaml
 
 from ..errors import ConfigError
+from .base import StageSections
 from .pipeline import PipelineConfig
 
 T = TypeVar("T")
 ENV_PREFIX = "STREAMFUSE__"
 
 
-def build(cls: type[T], data: Mapping[str, Any], path: str = "") -> T:
-    """Construct the dataclass ``cls`` from nested ``data``; unknown keys are errors."""
+def build(cls: type[T], data: Mapping[str, Any], path: str = "", raw: bool = False) -> T:
+    """Construct the dataclass ``cls`` from nested ``data``; unknown keys are errors. A section whose
+    keys come from the stage registry (:class:`~streamfuse.config.base.StageSections`) builds itself
+    (``raw``: this call is its own, for its own keys)."""
+    if not raw and hasattr(cls, "from_mapping"):
+        return cls.from_mapping(data, path, build)  # type: ignore[attr-defined]
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path or 'config'}: expected a mapping of keys, got {data!r}")
     hints = typing.get_type_hints(cls)
@@ -39,9 +44,17 @@ def build(cls: type[T], data: Mapping[str, Any], path: str = "") -> T:
         raise ConfigError(f"{path + '.' if path else ''}{exc}") from None
 
 
-def as_dict(config: Any) -> dict[str, Any]:
-    """A config as plain nested dicts (for printing and for passing to workers)."""
-    return dataclasses.asdict(config)
+def as_dict(config: Any) -> Any:
+    """A config as plain nested dicts keyed as config files spell them (for printing and summaries)."""
+    if isinstance(config, StageSections):
+        return {key: as_dict(value) for key, value in config.items()}
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return {f.name: as_dict(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    if isinstance(config, (list, tuple)):
+        return [as_dict(v) for v in config]
+    if isinstance(config, Mapping):
+        return {str(k): as_dict(v) for k, v in config.items()}
+    return config
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,14 +7,12 @@ Defaults live here; ``configs/*.yaml`` and ``--set key=value`` override them thr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Mapping
 
 from ..errors import ConfigError
-from .audio import LoudnessConfig, VadConfig
-from .base import Section, bounded
+from .base import Section, StageSections, bounded
+from .fusion import FusionConfig
 from .live import LiveConfig
-from .text import AsrConfig, KeywordConfig, TextConfig
-from .video import FacesConfig, MotionConfig, PeopleConfig
 
 
 @dataclass(frozen=True)
@@ -50,32 +48,15 @@ class WindowConfig(Section):
 
 
 @dataclass(frozen=True)
-class EncodersConfig(Section):
-    """Which encoders run, and each one's settings. ``enabled: false`` turns them all off
-    (windows only, e.g. to measure decoding)."""
+class EncodersConfig(StageSections):
+    """Which encoders run, and each one's settings: ``encoders.<key>`` is the section its spec
+    declares (see :mod:`streamfuse.registry`). ``enabled: false`` turns them all off (windows only,
+    e.g. to measure decoding)."""
+
+    _group = "encoders"
 
     enabled: bool = True
-    vad: VadConfig = field(default_factory=VadConfig)
-    loudness: LoudnessConfig = field(default_factory=LoudnessConfig)
-    motion: MotionConfig = field(default_factory=MotionConfig)
-    faces: FacesConfig = field(default_factory=FacesConfig)
-    people: PeopleConfig = field(default_factory=PeopleConfig)
-    asr: AsrConfig = field(default_factory=AsrConfig)
-    text: TextConfig = field(default_factory=TextConfig)
-
-
-@dataclass(frozen=True)
-class FusionConfig(Section):
-    """How per-window evidence becomes events."""
-
-    gap: float = bounded(1.0, 0.0, 60.0, doc="seconds without evidence before a durative event ends")
-    min_duration: float = bounded(0.0, 0.0, 60.0, doc="durative events shorter than this are dropped")
-    speech_gap: float = bounded(0.3, 0.0, 10.0, doc="seconds of silence that end a speech (or silence) event")
-    sound_over_speech_dbfs: float = bounded(-0.5, -120.0, 0.0,
-                                            doc="a sound during speech is reported only when its peak reaches this "
-                                                "level (default: only near-clipping sounds)")
-    min_confidence: float = bounded(0.0, 0.0, 1.0)
-    keywords: KeywordConfig = field(default_factory=KeywordConfig)
+    sections: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)

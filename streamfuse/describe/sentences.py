@@ -1,14 +1,30 @@
 """One or two plain sentences per window, built only from what the detectors reported.
 
-No sentence claims what no detector saw; a modality the source lacks is said, not invented.
+No sentence claims what no detector saw; a modality the source lacks is said, not invented. An
+instant event in the window is said with the phrase its kind declares (``EventKind.describe``),
+among what was seen or heard by the kind's first modality, in the registry's order of kinds.
 """
 
 from __future__ import annotations
 
 from typing import Iterable
 
+from .. import registry
 from ..align.window import Window
 from ..encode.base import Features
+
+
+def _phrases(kinds: set[str]) -> tuple[list[str], list[str]]:
+    """The declared phrases of ``kinds``: (seen, heard)."""
+    seen: list[str] = []
+    heard: list[str] = []
+    for name, declared in registry.event_kinds().items():
+        if name not in kinds:
+            continue
+        phrase = next((k.describe for k in declared if k.describe), None)
+        if phrase:
+            (heard if declared[0].modalities[0] == "audio" else seen).append(phrase)
+    return seen, heard
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -32,6 +48,7 @@ def describe_window(window: Window, features: Iterable[Features], transcript: st
     video_encoders = any(f.modality == "video" for f in features)
     seen: list[str] = []
     heard: list[str] = []
+    seen_phrases, heard_phrases = _phrases(kinds)
 
     if "video" in window.absent:
         seen.append("No video track")
@@ -46,10 +63,7 @@ def describe_window(window: Window, features: Iterable[Features], transcript: st
             seen.append(_count(faces, "face", "faces") + " visible")
         if people and people > faces:
             seen.append(_count(people, "person", "people") + " in view")
-        if "scene.cut" in kinds:
-            seen.append("a scene cut")
-        if "flash" in kinds:
-            seen.append("a flash of light")
+        seen.extend(seen_phrases)
         motion = by_name.get("motion", {})
         if motion:
             if (motion.get("motion") or 0) > 0:
@@ -71,8 +85,7 @@ def describe_window(window: Window, features: Iterable[Features], transcript: st
         loud = by_name.get("loudness", {})
         if vad.get("speech") or "speech" in kinds:
             heard.append("speech")
-        if "sound" in kinds:
-            heard.append("a sudden loud sound")
+        heard.extend(heard_phrases)
         if loud.get("silence") and not heard:
             heard.append("silence")
         elif not heard and loud:

@@ -1,7 +1,8 @@
-"""Events: the CloudEvents envelope, its schema, and redaction of credentials."""
+"""Events: the CloudEvents envelope, its schema (derived from the stages' declarations), and
+redaction of credentials."""
 
-from .cloudevents import (DURATIVE_TYPES, EVENT_TYPES, EventSchemaError, event_schema, make_event,
-                          redact, short_type, validate_event)
+from .cloudevents import (EventSchemaError, durative_types, event_schema, event_types, make_event, redact,
+                          short_type, validate_event)
 
-__all__ = ["make_event", "validate_event", "event_schema", "redact", "short_type", "EVENT_TYPES",
-           "DURATIVE_TYPES", "EventSchemaError"]
+__all__ = ["make_event", "validate_event", "event_schema", "event_types", "durative_types", "redact",
+           "short_type", "EventSchemaError"]

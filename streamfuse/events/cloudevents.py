@@ -1,16 +1,14 @@
 """Events as CloudEvents 1.0 (JSON structured mode), and their JSON Schema.
 
 An event is a plain ``dict`` ready for ``json.dumps``; :func:`validate_event` checks one against the
-schema that ships in the package (``streamfuse/events/schemas/event.schema.json``).
+schema derived from the stages' declared event kinds (:mod:`.schema`; the package ships it for the
+built-in stages as ``streamfuse/events/schemas/event.schema.json``).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import re
-from functools import lru_cache
-from importlib import resources
 from typing import Any, Iterable, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,13 +18,19 @@ from ..errors import StreamfuseError
 
 Phase = Literal["start", "update", "end", "instant"]
 
-#: the event types streamfuse emits (``type`` is ``"streamfuse." + name``)
-EVENT_TYPES = (
-    "scene.cut", "motion", "person", "face", "speech", "transcript", "sound", "keyword",
-    "speaker.visible", "query.match", "flash", "silence", "damaged",
-    "source.connected", "source.lost", "frames.dropped",
-)
-DURATIVE_TYPES = frozenset({"motion", "person", "face", "speech", "sound", "speaker.visible", "silence"})
+def event_types() -> tuple[str, ...]:
+    """The event types streamfuse emits (``type`` is ``"streamfuse." + name``): every kind the
+    registered stages declare, and the runtimes' own (derived, see :mod:`streamfuse.registry`)."""
+    from .. import registry
+
+    return tuple(registry.event_kinds())
+
+
+def durative_types() -> frozenset[str]:
+    """The event types that come as start / update / end series."""
+    from .. import registry
+
+    return frozenset(n for n, declared in registry.event_kinds().items() if any(k.durative for k in declared))
 
 
 class EventSchemaError(StreamfuseError, ValueError):
@@ -61,8 +65,8 @@ def make_event(*, source_id: str, subject: str, type: str, seq: int, phase: Phas
     ``"<source_id>-<seq>"``, unique per source); ``start``/``end`` are media seconds. ``run``
     tells apart the runs of a live source (``"<source_id>-<run>-<seq>"``), so a restarted
     ``watch`` does not reuse the ids of the previous run, which subscribers would drop as seen."""
-    if type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {type!r}")
+    if type not in _types():
+        raise ValueError(f"unknown event type {type!r}: no registered stage declares it")
     data: dict[str, Any] = {
         "phase": phase, "event_id": event_id,
         "start": round(float(start), 6), "end": round(float(max(end, start)), 6),
@@ -102,23 +106,37 @@ def short_type(event: dict[str, Any]) -> str:
     return event["type"].removeprefix("streamfuse.")
 
 
-@lru_cache(maxsize=1)
+def _types() -> frozenset[str]:
+    return frozenset(_compiled()[0])
+
+
 def event_schema() -> dict[str, Any]:
-    text = resources.files("streamfuse.events").joinpath("schemas/event.schema.json").read_text("utf-8")
-    return json.loads(text)
+    """The JSON Schema events validate against, for the stages registered now."""
+    return _compiled()[1]
 
 
-@lru_cache(maxsize=1)
-def _validator() -> jsonschema.protocols.Validator:
-    schema = event_schema()
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+_cache: tuple[int, tuple[str, ...], dict[str, Any], Any] | None = None
+
+
+def _compiled() -> tuple[tuple[str, ...], dict[str, Any], Any]:
+    """(types, schema, validator), rebuilt when a stage is registered."""
+    global _cache
+    from .. import registry
+    from .schema import build_schema
+
+    current = registry.version()
+    if _cache is None or _cache[0] != current:
+        kinds = registry.event_kinds()
+        schema = build_schema(kinds)
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        _cache = (current, tuple(kinds), schema, cls(schema, format_checker=cls.FORMAT_CHECKER))
+    return _cache[1], _cache[2], _cache[3]
 
 
 def validate_event(event: dict[str, Any]) -> None:
     """Raise :class:`EventSchemaError` (with the first problem) if ``event`` does not validate."""
-    error = jsonschema.exceptions.best_match(_validator().iter_errors(event))
+    error = jsonschema.exceptions.best_match(_compiled()[2].iter_errors(event))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "event"
         raise EventSchemaError(f"invalid event at {where}: {error.message}")

@@ -4,6 +4,7 @@ Presence observations (a face in one frame, speech in one VAD run) of one kind a
 series while they keep coming; a series ends once no observation has come for ``gap`` seconds, so
 one walk across the frame is one event, not fifty. A series is announced (``start``) only once it
 has lasted ``min_duration`` (hysteresis against flicker); its start time is still the true start.
+Series are kept apart by label and track: two cars tracked at once are two series.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Series:
     announced: bool = False
     last_update: Fraction = Fraction(0)
     label: str | None = None
+    track: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -46,7 +48,7 @@ class Phase:
 
 
 class SeriesTracker:
-    """Lifecycle of one event kind (one series open at a time per kind and label)."""
+    """Lifecycle of one event kind (one series open at a time per label and track)."""
 
     def __init__(self, kind: str, modalities: tuple[str, ...], *, gap: Fraction, min_duration: Fraction,
                  update_every: Fraction = Fraction(5), id_prefix: str) -> None:
@@ -56,20 +58,21 @@ class SeriesTracker:
         self.min_duration = min_duration
         self.update_every = update_every
         self.id_prefix = id_prefix
-        self.open: dict[str | None, Series] = {}
+        self.open: dict[tuple[str | None, str | None], Series] = {}
         self.count = 0
 
     def observe(self, det: Detection) -> list[Phase]:
         out: list[Phase] = []
-        s = self.open.get(det.label)
+        key = (det.label, det.track)
+        s = self.open.get(key)
         if s is not None and det.start > s.end + self.gap:
             out.extend(self._finish(s))
             s = None
         if s is None:
             self.count += 1
             s = Series(self.kind, f"{self.id_prefix}-{self.kind}-{self.count}", det.start, det.end,
-                       self.modalities, label=det.label)
-            self.open[det.label] = s
+                       self.modalities, label=det.label, track=det.track)
+            self.open[key] = s
         if det.end < s.start:
             return out  # a late observation from before this series
         s.start = min(s.start, det.start) if not s.announced else s.start
@@ -105,7 +108,7 @@ class SeriesTracker:
         return [s for s in self.open.values() if s.announced]
 
     def _finish(self, s: Series) -> list[Phase]:
-        del self.open[s.label]
+        del self.open[(s.label, s.track)]
         out: list[Phase] = []
         if not s.announced:
             if s.end - s.start < self.min_duration:

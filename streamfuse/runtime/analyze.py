@@ -54,7 +54,7 @@ def analyze_source(source: Source, config: PipelineConfig, runtime, out_dir: str
 
     def on_window(window, fused) -> None:
         nonlocal done
-        writer.add_window(fused.record)
+        writer.add_window(fused.record, fused.embeddings)
         writer.add_events(fused.events)
         writer.add_transcript(fused.transcript)
         counts.update(short_type(e) for e in fused.events)

@@ -37,18 +37,18 @@ from ..config.pipeline import PipelineConfig
 from ..decode.demux import StreamBound
 from ..decode.payloads import AudioClip, VideoFrame
 from ..encode.base import Encoder
-from ..events.cloudevents import make_event, run_token, short_type
-from ..fuse.fusion import FusedWindow
+from ..events.cloudevents import run_token, short_type
+from ..fuse.base import Fused
 from ..serve.metrics import Metrics
 from ..sinks.base import EventSink
 from ..sources.live import Arrival, LiveReader, SourceStatus
 from ..sources.resolve import Source
-from ..timebase import as_fraction, to_float
+from ..timebase import as_fraction
 from .stages import EncodeStage, FuseStage
 
 log = logging.getLogger(__name__)
 
-OnWindow = Callable[[Window, FusedWindow, "float | None"], None]
+OnWindow = Callable[[Window, Fused, "float | None"], None]
 _TICK = 0.05  # seconds the loop waits for an item before it checks lateness and stop requests
 _END = object()
 
@@ -167,6 +167,7 @@ class LiveStats:
     dropped: Counter = field(default_factory=Counter)
     reconnects: int = 0
     lateness_advances: Counter = field(default_factory=Counter)
+    sink_failures: Counter = field(default_factory=Counter)  # events each sink refused
     latencies: deque = field(default_factory=lambda: deque(maxlen=100_000))
 
     def latency(self, q: float) -> float | None:
@@ -206,13 +207,12 @@ class LivePipeline:
         self._progress = _Progress(keep=config.live.max_lateness + 0.5)
         self._encoders = encoders
         self.encode: EncodeStage | None = None
-        self.fuse = FuseStage(config.fusion, source, run=run_token())
+        self.fuse = FuseStage(config, source, run=run_token())
         self._arrivals: deque[tuple[Fraction, float]] = deque()  # (media time, arrival wall) of data
         self._arrival_floor: float | None = None
         self._late: list[tuple[str, Fraction, Fraction]] = []  # (reason, start, end) since the last report
         self._stop = threading.Event()
         self._reader_error: BaseException | None = None
-        self._sink_failures: set[str] = set()
 
     # -- control ------------------------------------------------------------------------------
 
@@ -424,12 +424,9 @@ class LivePipeline:
 
     def _event(self, type_: str, start: Fraction, end: Fraction, modalities: Sequence[str], *, label: str,
                evidence: dict[str, Any]) -> dict[str, Any]:
-        fusion = self.fuse.fusion
-        fusion.seq += 1  # one numbering for the source's events, fusion's and ours
-        return make_event(source_id=self.source.id, subject=self.source.display, type=type_, seq=fusion.seq,
-                          phase="instant", event_id=f"{self.source.id}-{type_}-{fusion.seq}", start=to_float(start),
-                          end=to_float(end), confidence=1.0, modalities=modalities, label=label, evidence=evidence,
-                          run=fusion.run)
+        events = self.fuse.fusion.events  # one numbering for the source's events, the fusers' and ours
+        return events.event(type_, "instant", f"{self.source.id}-{type_}-{events.seq + 1}", start, end, 1.0,
+                            modalities, label=label, evidence=evidence)
 
     def _emit(self, events: list[dict[str, Any]]) -> None:
         for event in events:
@@ -438,10 +435,13 @@ class LivePipeline:
                 try:
                     sink.emit(event)
                 except Exception as exc:  # noqa: BLE001 - one failing sink must not stop the others
-                    if sink.name not in self._sink_failures:
-                        self._sink_failures.add(sink.name)
-                        log.warning("sink %s failed (%s: %s); later failures of it are not logged",
-                                    sink.name, type(exc).__name__, exc)
+                    self.stats.sink_failures[sink.name] += 1
+                    self.metrics.count_sink_failure(sink.name)
+                    n = self.stats.sink_failures[sink.name]
+                    if n & (n - 1) == 0:  # the 1st, 2nd, 4th, 8th... failure: bounded, and never silent
+                        log.warning("sink %s failed %d time%s (last: %s: %s); counted in /metrics as "
+                                    "streamfuse_sink_failures", sink.name, n, "" if n == 1 else "s",
+                                    type(exc).__name__, exc)
 
     def _flush(self) -> None:
         for sink in self.sinks:

@@ -14,14 +14,14 @@ from typing import Callable
 from ..align.window import Window
 from ..config.pipeline import PipelineConfig
 from ..decode.demux import DemuxReport
-from ..fuse.fusion import FusedWindow
+from ..fuse.base import Fused
 from ..sources.resolve import Source
 from .lanes import Pending
 from .prefetch import Prefetch
 from .source_process import SourceProcess
 from .stages import EncodeStage, FuseStage, SourceStage
 
-OnWindow = Callable[[Window, FusedWindow], None]
+OnWindow = Callable[[Window, Fused], None]
 
 
 class LocalRuntime:
@@ -37,7 +37,7 @@ class LocalRuntime:
         try:
             encode = EncodeStage(config.encoders)
             try:
-                fuse = FuseStage(config.fusion, source, clock=self.clock, encoders=config.encoders)
+                fuse = FuseStage(config, source, clock=self.clock)
                 pending: deque[tuple[Window, Pending]] = deque()
 
                 def finish_one() -> None:

@@ -1,38 +1,48 @@
 """The Ray runtime: the stages of :mod:`streamfuse.runtime.stages` as actors.
 
-One source actor demuxes, decodes and aligns; encoder actors (one per modality group: video,
-audio, text) encode; a fusion actor fuses; the driver is the sink (it writes the results). At most
-``max_in_flight`` windows are between the source and the sink (and as many queued at the source):
-the driver asks the source for more only when there is room, so a slow encoder holds the source back (backpressure) and
-nothing is dropped. Calls from the driver to one actor run in submission order, so every stateful
-stage sees windows in order. A stage's exception reaches the driver with its traceback; a user
-error (a bad file) comes back as the same one-line :class:`StreamfuseError`.
+One source actor demuxes, decodes and aligns; every enabled encoder has an actor pool of its own
+(``encoders.<key>.concurrency`` actors, each declaring the encoder's CPU share and GPUs: its spec's
+resources unless its section sets ``num_cpus`` / ``num_gpus``, so a GPU cluster places GPU encoders
+on GPU nodes); a fusion actor fuses; the driver is the sink (it writes the results). The pools come
+from the registry, so no registered encoder is ever left out. A stateful encoder gets all windows
+of a source on one actor of its pool, in order; a stateless one spreads them over the pool. An
+encoder that can batch gets consecutive windows in one call (up to its ``batch_size``, at most
+``max_in_flight``).
+
+At most ``max_in_flight`` windows are between the source and the sink (and as many queued at the
+source): the driver asks the source for more only when there is room, so a slow encoder holds the
+source back (backpressure) and nothing is dropped. A stage's exception reaches the driver with its
+traceback; a user error (a bad file) comes back as the same one-line :class:`StreamfuseError`.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import deque
 from typing import Any
 
 import ray
 
+from .. import registry
 from ..config.pipeline import PipelineConfig
 from ..decode.demux import DemuxReport
-from ..encode.registry import ENCODERS, encoder_class, enabled_encoders
 from ..errors import StageError, StreamfuseError
 from ..sources.resolve import Source
+from .lanes import batch_size
 from .local import OnWindow, _light
-from .stages import EncodeStage, FuseStage, SourceStage
+from .source_stage import SourceSettings
+from .stages import FuseStage, SourceStage
 
-#: encoder groups, each one actor; keys are config keys of ``encoders``
-GROUPS = {"video": ("motion", "faces", "people"), "audio": ("vad", "loudness", "asr")}
-#: CPU shares declared for the actors (fractional, so a 2-core machine runs them all)
-CPUS = {"source": 0.5, "video": 0.5, "audio": 0.5, "fuse": 0.5}
+log = logging.getLogger(__name__)
+
+#: CPU shares of the source and fusion actors (fractional, so a small machine runs them all)
+_SOURCE_CPUS = 0.25
+_FUSE_CPUS = 0.25
 
 
 class _SourceActor:
-    def __init__(self, source: Source, config: PipelineConfig) -> None:
+    def __init__(self, source: Source, config: SourceSettings) -> None:
         self.args = (source, config)
         self.stage: SourceStage | None = None
 
@@ -53,26 +63,32 @@ class _SourceActor:
 
 
 class _EncoderActor:
-    """Lives across sources: ``begin`` makes fresh encoders (models stay loaded in the process)."""
+    """One encoder; lives across sources: ``begin`` makes a fresh one (models stay loaded in the process)."""
 
-    def begin(self, specs: list[tuple[type, Any]]) -> None:
-        self.stage = EncodeStage(encoders=[cls(section) for cls, section in specs])
+    def begin(self, cls: type, section: Any) -> int:
+        self.encoder = cls(section)
+        return batch_size(self.encoder)
 
-    def encode(self, window) -> list:
-        return self.stage(window)
+    def encode(self, *windows):
+        """The features of each window (one value for one window, else a tuple: ``num_returns``)."""
+        if len(windows) == 1:
+            return self.encoder(windows[0])
+        return tuple(self.encoder.batch(list(windows)))
 
     def close(self) -> None:
-        self.stage.close()
+        self.encoder.close()
 
 
 class _FuseActor:
-    """Lives across sources: ``begin`` starts a fresh fusion state for the next one."""
+    """Lives across sources: ``begin`` starts a fresh fusion state for the next one, with the
+    driver's registry (stages registered there by code are adopted here)."""
 
-    def begin(self, config, source: Source, encoders) -> None:
-        self.stage = FuseStage(config, source, encoders=encoders)
+    def begin(self, config: PipelineConfig, source: Source, stages: dict[str, list[type]]) -> None:
+        registry.adopt(stages)
+        self.stage = FuseStage(config, source)
 
-    def fuse(self, window, *groups):
-        return self.stage(window, [f for group in groups for f in group])
+    def fuse(self, window, *features):
+        return self.stage(window, list(features))
 
 
 def _unwrap(exc: ray.exceptions.RayTaskError, stage: str) -> Exception:
@@ -82,59 +98,128 @@ def _unwrap(exc: ray.exceptions.RayTaskError, stage: str) -> Exception:
     return StageError(stage, f"{type(cause).__name__ if cause else 'error'}: {cause}", str(exc))
 
 
+class _Pool:
+    """The actors of one encoder, and which of them gets the next window."""
+
+    def __init__(self, key: str, actors: list[Any], stateful: bool) -> None:
+        self.key = key
+        self.actors = actors
+        self.stateful = stateful
+        self.batch = 1
+        self._next = itertools.cycle(range(len(actors)))
+        self._sticky = 0
+
+    def begin(self, cls: type, section: Any, source_number: int) -> list[Any]:
+        self._sticky = source_number % len(self.actors)
+        used = [self.actors[self._sticky]] if self.stateful else self.actors
+        return [actor.begin.remote(cls, section) for actor in used]
+
+    def actor(self) -> Any:
+        return self.actors[self._sticky] if self.stateful else self.actors[next(self._next)]
+
+    def used(self) -> list[Any]:
+        return [self.actors[self._sticky]] if self.stateful else self.actors
+
+
 class RayRuntime:
     name = "ray"
 
     def __init__(self, address: str | None = None, max_in_flight: int = 4, num_cpus: int | None = None) -> None:
         self.max_in_flight = max_in_flight
-        self._pool: dict[str, Any] = {}  # encoder-group and fusion actors, kept across sources
+        self._pools: dict[tuple, _Pool] = {}  # encoder pools, kept across sources (models load once)
+        self._fuse: Any = None
+        self._sources = 0
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
             verbose = logging.getLogger("streamfuse").getEffectiveLevel() <= logging.INFO
             ray.init(address=address, num_cpus=num_cpus, include_dashboard=False, log_to_driver=verbose,
                      configure_logging=False)
 
+    # -- resources -------------------------------------------------------------------------------
+
+    def _demands(self, config: PipelineConfig) -> list[tuple[type, Any, float, float]]:
+        """``(class, section, num_cpus, num_gpus)`` per enabled encoder. When the declared CPU shares of
+        all actors exceed the cluster's CPUs they are scaled down together (Ray's shares only place
+        actors; without this a small machine could never start them all)."""
+        gpus_there = ray.cluster_resources().get("GPU", 0) > 0
+        rows = []
+        for cls, section in registry.enabled(config.encoders):
+            res = cls.spec.resources
+            cpus = res.cpus if section.num_cpus is None else section.num_cpus
+            if section.num_gpus is not None:
+                gpus = section.num_gpus
+            else:
+                wants_gpu = "cuda" in res.devices and (section.device == "cuda" or (section.device == "auto"
+                                                                                     and gpus_there))
+                gpus = res.gpus if wants_gpu else 0.0
+            rows.append((cls, section, cpus, gpus))
+        encoders = sum(c * s.concurrency for _, s, c, _ in rows)
+        fixed = _SOURCE_CPUS + _FUSE_CPUS
+        have = ray.cluster_resources().get("CPU", 0)
+        if have and encoders and encoders + fixed > have:
+            # 0.99: Ray rounds fractional shares, and the sum must stay within the cluster
+            scale = 0.99 * max(have - fixed, 0.05 * have) / encoders
+            log.info("declared CPU shares (%.2f) exceed the cluster's %g CPUs; encoders' shares scaled by %.2f",
+                     encoders + fixed, have, scale)
+            rows = [(c, s, cpus * scale, g) for c, s, cpus, g in rows]
+        return rows
+
+    def _pool(self, cls: type, section: Any, cpus: float, gpus: float) -> _Pool:
+        key = (cls.spec.key, round(cpus, 4), gpus, section.concurrency)
+        if key not in self._pools:
+            actor = ray.remote(num_cpus=cpus, num_gpus=gpus)(_EncoderActor)
+            self._pools[key] = _Pool(cls.spec.key, [actor.remote() for _ in range(section.concurrency)],
+                                     cls.spec.stateful)
+        return self._pools[key]
+
+    # -- one source ------------------------------------------------------------------------------
+
     def run(self, source: Source, config: PipelineConfig, on_window: OnWindow) -> DemuxReport:
-        src = ray.remote(num_cpus=CPUS["source"])(_SourceActor).remote(source, config)
+        src = ray.remote(num_cpus=_SOURCE_CPUS)(_SourceActor).remote(source, SourceSettings.of(config))
         try:
             ray.get(src.open.remote())  # a bad input fails here, before any model is loaded
         except ray.exceptions.RayTaskError as exc:
             ray.kill(src)
             raise _unwrap(exc, "source") from None
-        enabled = dict(enabled_encoders(config.encoders))
-        encoders = []
-        begun = []
-        for group, keys in GROUPS.items():
-            # classes are resolved here, on the driver, so the driver's registry is the one that counts
-            specs = [(encoder_class(k), enabled[k]) for k in keys if k in enabled]
-            if specs:
-                actor = self._actor(group, _EncoderActor)
-                begun.append(actor.begin.remote(specs))
-                encoders.append((group, actor))
-        fuse = self._actor("fuse", _FuseActor)
-        begun.append(fuse.begin.remote(config.fusion, source, config.encoders))
+        number, self._sources = self._sources, self._sources + 1
+        pools, begun = [], []
+        for cls, section, cpus, gpus in self._demands(config):
+            pool = self._pool(cls, section, cpus, gpus)
+            begun.append((pool, pool.begin(cls, section, number)))
+            pools.append(pool)
+        if self._fuse is None:
+            self._fuse = ray.remote(num_cpus=_FUSE_CPUS)(_FuseActor).remote()
+        fuse_begun = self._fuse.begin.remote(config, source, registry.added())
         in_flight: deque = deque()
         stage = "start"
         ok = False
         try:
-            ray.get(begun)
+            for pool, refs in begun:
+                stage = f"encode/{pool.key}"
+                pool.batch = min(ray.get(refs)) if refs else 1
+            stage = "fuse"
+            ray.get(fuse_begun)
+            group = max([min(p.batch, self.max_in_flight) for p in pools], default=1)
             # keep the source busy: up to max_in_flight next() calls queued (they run in order)
             asked = deque(src.next.remote() for _ in range(self.max_in_flight))
+            ready: list = []
             while asked:
                 stage = "source"
                 item = ray.get(asked.popleft())
-                if item is None:
-                    break
-                asked.append(src.next.remote())
-                light, ref = item
-                feats = {group: actor.encode.remote(ref) for group, actor in encoders}
-                in_flight.append((light, feats, fuse.fuse.remote(ref, *feats.values())))
+                if item is not None:
+                    asked.append(src.next.remote())
+                    ready.append(item)
+                if ready and (item is None or len(ready) >= group):
+                    self._dispatch(ready, pools, in_flight)
+                    ready = []
                 while len(in_flight) >= self.max_in_flight:
                     stage = self._deliver(in_flight.popleft(), on_window)
+                if item is None:
+                    break
             while in_flight:
                 stage = self._deliver(in_flight.popleft(), on_window)
             report = ray.get(src.report.remote())
-            ray.get([actor.close.remote() for _, actor in encoders])
+            ray.get([actor.close.remote() for pool in pools for actor in pool.used()])
             ok = True
             return report
         except ray.exceptions.RayTaskError as exc:
@@ -142,7 +227,25 @@ class RayRuntime:
         finally:
             ray.kill(src)
             if not ok:  # a stage failed or we were interrupted: its state is unknown, start afresh
-                self._kill_pool()
+                self._kill_pools()
+
+    def _dispatch(self, ready: list, pools: list[_Pool], in_flight: deque) -> None:
+        """Send consecutive windows to every encoder pool (batched where an encoder can), then each
+        window with its features to fusion, in order."""
+        per_window: list[dict[str, Any]] = [{} for _ in ready]
+        refs = [ref for _, ref in ready]
+        for pool in pools:
+            if pool.batch > 1 and len(refs) > 1:
+                for start in range(0, len(refs), pool.batch):
+                    part = refs[start:start + pool.batch]
+                    out = pool.actor().encode.options(num_returns=len(part)).remote(*part)
+                    for i, r in enumerate(out if len(part) > 1 else [out]):
+                        per_window[start + i][pool.key] = r
+            else:
+                for i, ref in enumerate(refs):
+                    per_window[i][pool.key] = pool.actor().encode.remote(ref)
+        for (light, ref), feats in zip(ready, per_window):
+            in_flight.append((light, feats, self._fuse.fuse.remote(ref, *feats.values())))
 
     @staticmethod
     def _deliver(entry, on_window: OnWindow) -> str:
@@ -150,30 +253,28 @@ class RayRuntime:
         try:
             fused = ray.get(fused_ref)
         except ray.exceptions.RayTaskError as exc:
-            for group, ref in feats.items():  # name the stage that really failed
+            for key, ref in feats.items():  # name the stage that really failed
                 try:
                     ray.get(ref)
                 except ray.exceptions.RayTaskError as inner:
-                    raise _unwrap(inner, f"encode/{group}") from None
+                    raise _unwrap(inner, f"encode/{key}") from None
             raise _unwrap(exc, "fuse") from None
         on_window(light, fused)
         return "source"
 
-    def _actor(self, name: str, cls: type):
-        """The long-lived actor for ``name`` (an encoder group or the fusion stage)."""
-        if name not in self._pool:
-            self._pool[name] = ray.remote(num_cpus=CPUS[name])(cls).remote()
-        return self._pool[name]
-
-    def _kill_pool(self) -> None:
-        for actor in self._pool.values():
-            ray.kill(actor)
-        self._pool.clear()
+    def _kill_pools(self) -> None:
+        for pool in self._pools.values():
+            for actor in pool.actors:
+                ray.kill(actor)
+        self._pools.clear()
+        if self._fuse is not None:
+            ray.kill(self._fuse)
+            self._fuse = None
 
     def close(self) -> None:
-        self._kill_pool()
+        self._kill_pools()
         if self._owns_ray and ray.is_initialized():
             ray.shutdown()
 
 
-__all__ = ["RayRuntime", "GROUPS", "ENCODERS"]
+__all__ = ["RayRuntime"]

@@ -37,6 +37,7 @@ from ..config.pipeline import PipelineConfig
 from ..decode.demux import DemuxReport
 from ..errors import StageError
 from ..sources.resolve import Source
+from .source_stage import SourceSettings
 from .source_worker import FrameUnpacker
 
 _MAIN = "import sys; from streamfuse.runtime.source_worker import main; sys.exit(main(sys.argv[1:]))"
@@ -119,7 +120,7 @@ class SourceProcess:
         self._closed = False
         self._worker = _pool.acquire()
         try:
-            self._worker.conn.send(("run", source, config))
+            self._worker.conn.send(("run", source, SourceSettings.of(config)))
             self._take("opened")
         except BaseException:
             self.close()

@@ -3,31 +3,37 @@
 - :class:`~.source_stage.SourceStage`: demux + decode + align; iterates windows (its own module,
   so a decoding child process imports nothing else, see :mod:`.source_process`).
 - :class:`EncodeStage`: runs encoders on a window, returns their features.
-- :class:`FuseStage`: fusion + description; returns events and the window record.
+- :class:`FuseStage`: the fusion stage (the configured fusers); returns events and the window record.
 The Ray runtime wraps exactly these classes in actors; the local runtime calls them in a loop.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
+import numpy as np
+
+from .. import registry
 from ..align.window import Window
-from ..config.pipeline import EncodersConfig, FusionConfig
+from ..config.pipeline import EncodersConfig, PipelineConfig
 from ..encode.base import Encoder, Features
-from ..encode.registry import build_encoders, text_embedder
-from ..fuse.fusion import FusedWindow, FusionStage
+from ..fuse.base import Fused
+from ..fuse.stage import FusionStage
 from ..sources.resolve import Source
 from .lanes import Lanes, Pending
 from .source_stage import SourceStage  # noqa: F401  (re-exported: the stages in one place)
 
 
 class EncodeStage:
-    """A group of encoders applied to each window in order, each encoder in its own lane (thread).
+    """Encoders applied to each window in order, each encoder in its own lane (thread), in the
+    registry's order.
 
     ``submit(window)`` queues a window and returns at once (see :class:`~.lanes.Lanes`); calling
     the stage submits and waits.
     """
 
     def __init__(self, config: EncodersConfig | None = None, encoders: list[Encoder] | None = None) -> None:
-        self.encoders = encoders if encoders is not None else build_encoders(config or EncodersConfig())
+        self.encoders = encoders if encoders is not None else registry.build_encoders(config or EncodersConfig())
         self._lanes = Lanes(self.encoders)
 
     def submit(self, window: Window) -> Pending:
@@ -42,13 +48,21 @@ class EncodeStage:
             enc.close()
 
 
+def text_embedder(config: EncodersConfig) -> Callable[[str], np.ndarray] | None:
+    """``text -> unit vector`` with the configured sentence model (``encoders.text``, cached by
+    text), or ``None`` when it is off."""
+    section = config.section("text")
+    if not (config.enabled and section.enabled):
+        return None
+    return registry.stage("text")(section).embedding
+
+
 class FuseStage:
-    """Fusion, description and the text embedding of each window, for one source."""
+    """The fusion stage of one source, with the configured sentence model."""
 
-    def __init__(self, config: FusionConfig, source: Source, clock=None,
-                 encoders: EncodersConfig | None = None, run: str | None = None) -> None:
-        embed = text_embedder(encoders) if encoders is not None else None
-        self.fusion = FusionStage(config, source.id, source.display, clock=clock, embed=embed, run=run)
+    def __init__(self, config: PipelineConfig, source: Source, clock=None, run: str | None = None) -> None:
+        self.fusion = FusionStage(config, source.id, source.display, clock=clock,
+                                  embed=text_embedder(config.encoders), run=run)
 
-    def __call__(self, window: Window, features: list[Features]) -> FusedWindow:
+    def __call__(self, window: Window, features: list[Features]) -> Fused:
         return self.fusion(window, features)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..errors import ConfigError
-from ..events.cloudevents import EVENT_TYPES
+from ..events.cloudevents import event_types
 
 #: the longest text query accepted (characters)
 MAX_QUERY_CHARS = 256
@@ -29,8 +29,8 @@ def normalize_types(types: Iterable[str] | str | None) -> frozenset[str] | None:
             name = name.strip().removeprefix("streamfuse.")
             if not name:
                 continue
-            if name not in EVENT_TYPES:
-                raise ConfigError(f"unknown event type {name!r}; use one of: {', '.join(EVENT_TYPES)}")
+            if name not in event_types():
+                raise ConfigError(f"unknown event type {name!r}; use one of: {', '.join(event_types())}")
             out.add(f"streamfuse.{name}")
     return frozenset(out) or None
 

@@ -45,6 +45,8 @@ class Metrics:
                                   "End-to-end latency from media arrival to event emission",
                                   buckets=LATENCY_BUCKETS, registry=r)
         self._reconnects = Counter("streamfuse_reconnects", "Live-source reconnects", registry=r)
+        self._sink_failures = Counter("streamfuse_sink_failures", "Events a sink refused (raised on emit)",
+                                      ["sink"], registry=r)
         self._subscribers = Gauge("streamfuse_subscribers", "Live-server subscribers", registry=r)
         self._sinks: dict[str, Any] = {}
         self._backlog: dict[str, int] = {}
@@ -69,6 +71,9 @@ class Metrics:
 
     def count_reconnect(self, n: int = 1) -> None:
         self._reconnects.inc(n)
+
+    def count_sink_failure(self, sink: str, n: int = 1) -> None:
+        self._sink_failures.labels(sink=sink).inc(n)
 
     def set_sink_backlog(self, sink: str, n: int) -> None:
         """For a sink that is not watched (see :meth:`watch_sink`)."""

@@ -18,6 +18,7 @@ import pysubs2
 
 from ..decode.payloads import TextSegment
 from ..events.cloudevents import validate_event
+from .embeddings import FOLDER as EMBEDDINGS, EmbeddingWriter
 
 RESULT_FILES = ("events.jsonl", "windows.jsonl", "transcript.vtt", "summary.json")
 
@@ -41,13 +42,17 @@ class ResultWriter:
         self.tmp = self.root / f".{name}.partial-{uuid.uuid4().hex[:8]}"
         self.tmp.mkdir()
         self._windows = open(self.tmp / "windows.jsonl", "w", encoding="utf-8")
+        self._embeddings = EmbeddingWriter(self.tmp / EMBEDDINGS)
         self.events: list[dict[str, Any]] = []
         self.transcript: list[TextSegment] = []
         self.windows = 0
         self.validate = validate
 
-    def add_window(self, record: dict[str, Any]) -> None:
+    def add_window(self, record: dict[str, Any], embeddings: dict[str, Any] | None = None) -> None:
+        """One window's record, and its named vectors for the sidecar (``embeddings/``)."""
         self._windows.write(_dump(record) + "\n")
+        if embeddings:
+            self._embeddings.add(record["index"], embeddings)
         self.windows += 1
 
     def add_events(self, events: Iterable[dict[str, Any]]) -> None:
@@ -70,6 +75,7 @@ class ResultWriter:
         (self.tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", "utf-8")
         for name in RESULT_FILES:
             _fsync_file(self.tmp / name)
+        self._embeddings.finish()
         old = None
         if self.final.exists():
             old = self.root / f".{self.final.name}.old-{uuid.uuid4().hex[:8]}"
@@ -83,6 +89,7 @@ class ResultWriter:
         """Remove everything written so far (the final folder, if any, is left as it was)."""
         try:
             self._windows.close()
+            self._embeddings.abort()
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
 

@@ -12,7 +12,9 @@ wall clock, looping with ever-increasing timestamps, the way a camera or an enco
 ``flash_walls`` records the ``time.monotonic()`` at which each flash frame was sent, so a test can
 measure end-to-end latency. ``stop()`` and ``start()`` again simulate a dropped feed (same port);
 ``hold()`` stalls it (or one of its streams) with the connection open; ``inject(data)`` sends raw
-bytes into the stream (garbage). Only loopback; no subprocess.
+bytes into the stream (garbage). ``speech=PATH`` puts a recording (its first channel, at most one
+loop of it) into every loop's audio from ``speech_at`` seconds on, instead of the beeps, so a test
+can stop a feed in the middle of a sentence. Only loopback; no subprocess.
 """
 
 from __future__ import annotations
@@ -69,9 +71,24 @@ def _render(width: int, height: int, fps: int, flashes: tuple[Fraction, ...], fl
         yield k, img
 
 
+def _speech_samples(path: str, at: Fraction) -> np.ndarray:
+    """One loop of audio at the feed's rate: the recording's first channel from ``at`` on."""
+    out = np.zeros(int(LOOP * _AUDIO_RATE), np.float32)
+    with av.open(path) as src:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=_AUDIO_RATE)
+        chunks = [f.to_ndarray().reshape(-1) for frame in src.decode(audio=0) for f in resampler.resample(frame)]
+        chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+    speech = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    start = int(at * _AUDIO_RATE)
+    n = min(len(speech), len(out) - start)
+    out[start:start + n] = speech[:n]
+    return out
+
+
 @functools.lru_cache(maxsize=8)
 def _encode_loop(width: int, height: int, fps: int, flashes: tuple[Fraction, ...], audio: bool,
-                 codec: str, gop: int, flash_frames: int) -> _Loop:
+                 codec: str, gop: int, flash_frames: int, speech: str | None = None,
+                 speech_at: Fraction = Fraction(1, 2)) -> _Loop:
     """One loop, encoded once (cached): video without B-frames, MP2 audio in 24 ms frames."""
     buf = io.BytesIO()
     with av.open(buf, "w", format="mpegts") as out:
@@ -90,11 +107,13 @@ def _encode_loop(width: int, height: int, fps: int, flashes: tuple[Fraction, ...
             aus = out.add_stream("mp2", rate=_AUDIO_RATE, layout="mono")
             aus.codec_context.bit_rate = 96_000
             samples = np.zeros(int(LOOP * _AUDIO_RATE), np.float32)
-            for t in flashes:
+            for t in () if speech else flashes:
                 a = int(t * _AUDIO_RATE)
                 b = a + _AUDIO_RATE // 20
                 samples[a:b] = 0.5 * np.cos(2 * np.pi * 1000 * np.arange(b - a) / _AUDIO_RATE)
-            pcm = np.round(samples * 32767).astype(np.int16)
+            if speech:
+                samples = _speech_samples(speech, speech_at)
+            pcm = np.round(np.clip(samples, -1, 1) * 32767).astype(np.int16)
             for i in range(0, len(pcm), 1152):
                 frame = av.AudioFrame.from_ndarray(pcm[None, i:i + 1152], format="s16", layout="mono")
                 frame.sample_rate, frame.pts, frame.time_base = _AUDIO_RATE, i, Fraction(1, _AUDIO_RATE)
@@ -194,7 +213,8 @@ class LiveFeed:
 
     def __init__(self, transport: Literal["tcp", "udp"] = "tcp", port: int = 0, *, size: tuple[int, int] = (320, 240),
                  fps: int = 25, flashes: tuple[float, ...] = (1.0,), audio: bool = True, codec: str = "mpeg2video",
-                 gop: int = 12, flash_frames: int = 3, host: str = "127.0.0.1") -> None:
+                 gop: int = 12, flash_frames: int = 3, host: str = "127.0.0.1", speech: str | None = None,
+                 speech_at: float = 0.5) -> None:
         if transport not in ("tcp", "udp"):
             raise ValueError(f"transport must be 'tcp' or 'udp', got {transport!r}")
         self.transport = transport
@@ -202,7 +222,8 @@ class LiveFeed:
         self.size = size
         self.fps = fps
         self.flashes = tuple(Fraction(f).limit_denominator(fps) for f in flashes)
-        self._loop = _encode_loop(size[0], size[1], fps, self.flashes, audio, codec, gop, flash_frames)
+        self._loop = _encode_loop(size[0], size[1], fps, self.flashes, audio, codec, gop, flash_frames,
+                                  str(speech) if speech else None, Fraction(speech_at).limit_denominator(1000))
         self.port = port or _free_port(transport, host)
         #: ``time.monotonic()`` at which each flash frame was sent, and its media time in the feed
         self.flash_walls: list[float] = []

@@ -119,7 +119,8 @@ def test_analyze_without_input_runs_the_sample_clip(tmp_path):
     assert "sample clip" in proc.stderr
     folder = tmp_path / "out" / "sample.mkv"
     assert f"results: {folder}" in proc.stdout and "scene.cut 1" in proc.stdout
-    assert sorted(p.name for p in folder.iterdir()) == ["events.jsonl", "summary.json", "transcript.vtt", "windows.jsonl"]
+    assert sorted(p.name for p in folder.iterdir()) == ["embeddings", "events.jsonl", "summary.json", "transcript.vtt",
+                                                        "windows.jsonl"]
 
 
 def test_models_lists_every_stage_offline(capsys):

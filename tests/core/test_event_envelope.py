@@ -2,7 +2,7 @@
 
 import pytest
 
-from streamfuse.events import EVENT_TYPES, EventSchemaError, make_event, redact, validate_event
+from streamfuse.events import EventSchemaError, event_types, make_event, redact, validate_event
 
 
 def event(**kw):
@@ -12,10 +12,14 @@ def event(**kw):
     return make_event(**args)
 
 
-@pytest.mark.parametrize("kind", EVENT_TYPES)
+@pytest.mark.parametrize("kind", event_types())
 def test_every_type_validates(kind):
+    from streamfuse import registry
+
     mods = ["video", "audio"] if kind == "speaker.visible" else ["text"]
-    validate_event(event(type=kind, modalities=mods, text="words", label="label"))
+    phase = "start" if registry.kind(kind).durative else "instant"
+    evidence = {"count": 1, "reason": "late"} if kind == "frames.dropped" else None
+    validate_event(event(type=kind, phase=phase, modalities=mods, text="words", label="label", evidence=evidence))
 
 
 def test_schema_rejects_what_users_rely_on_not_being_there():
@@ -23,7 +27,7 @@ def test_schema_rejects_what_users_rely_on_not_being_there():
     e["data"]["confidence"] = 1.5
     with pytest.raises(EventSchemaError, match="confidence"):
         validate_event(e)
-    e = event(type="transcript", modalities=["text"])  # a transcript without text
+    e = event(type="transcript", phase="instant", modalities=["text"])  # a transcript without text
     with pytest.raises(EventSchemaError, match="text"):
         validate_event(e)
     e = event()

@@ -8,8 +8,10 @@ from fractions import Fraction
 
 import pytest
 
-from streamfuse.encode import registry
+from streamfuse import registry
+from streamfuse.encode.base import BaseEncoder, Features
 from streamfuse.errors import StageError
+from streamfuse.spec import StageSection, StageSpec
 from streamfuse.events import validate_event
 from streamfuse.testing import media as gen
 from streamfuse.testing.run import of_type, run_pipeline
@@ -102,8 +104,43 @@ def test_ray_and_local_give_identical_events(make, tmp_path, ray_session):
     assert ray_windows == local_windows
 
 
-class _Boom:
-    name, modality = "boom", "video"
+@pytest.mark.ray
+def test_every_registered_encoder_runs_and_agrees_on_both_runtimes(media, tmp_path, ray_session):
+    """The conformance run: the default configuration (every registered encoder) over one real clip."""
+    from streamfuse.runtime.ray_runtime import RayRuntime
+
+    clip = media / "grid" / "bbaf2n.mpg"
+    sets = ("decode.sidecar_subtitles=false",)
+    _, local_events, local_windows = run_pipeline(clip, tmp_path / "local", *sets)
+    rt = RayRuntime(max_in_flight=3)
+    try:
+        _, ray_events, ray_windows = run_pipeline(clip, tmp_path / "ray", *sets, runtime=rt)
+    finally:
+        rt.close()
+    expected = {cls.spec.key for cls in registry.stages() if cls.spec.per_window}
+    for windows in (local_windows, ray_windows):
+        ran = {key for w in windows for modality in ("video", "audio", "text") for key in w[modality]
+               if isinstance(w[modality][key], dict)}
+        assert ran == expected  # no encoder dropped on either runtime
+    assert of_type(local_events, "transcript") and of_type(local_events, "face")
+    # identical, except that Whisper's probabilities may differ in the third decimal between
+    # processes (CTranslate2's int8 kernels under another thread set-up): confidences within 0.02
+    assert len(ray_events) == len(local_events)
+    for r, loc in zip(ray_events, local_events):
+        assert _without_probabilities(r) == _without_probabilities(loc)
+        assert abs(r["data"]["confidence"] - loc["data"]["confidence"]) <= 0.02
+    assert ray_windows == local_windows
+
+
+def _without_probabilities(event: dict) -> dict:
+    data = dict(event["data"], confidence=None)
+    if event["type"] == "streamfuse.transcript" and "words" in data["evidence"]:
+        data["evidence"] = dict(data["evidence"], words=[w[:3] for w in data["evidence"]["words"]])
+    return {**{k: v for k, v in event.items() if k != "time"}, "data": data}
+
+
+class _Boom(BaseEncoder):
+    spec = StageSpec(key="boom", config=StageSection, modality="video")
 
     def __init__(self, config) -> None:
         self.n = 0
@@ -112,16 +149,18 @@ class _Boom:
         self.n += 1
         if self.n == 3:
             raise RuntimeError("encoder exploded on window 3")
-        from streamfuse.encode.base import Features
         return Features("boom", "video")
 
-    def close(self) -> None:
-        pass
+
+@pytest.fixture
+def boom():
+    registry.register(_Boom)
+    yield
+    registry.unregister("boom")
 
 
-def test_failure_mid_run_leaves_no_half_written_result(make, tmp_path, monkeypatch):
+def test_failure_mid_run_leaves_no_half_written_result(make, tmp_path, boom):
     truth = make("sample.mkv", gen.make_sample_clip)
-    monkeypatch.setitem(registry.ENCODERS, "motion", f"{__name__}:_Boom")
     previous = tmp_path / truth.path.name
     previous.mkdir()
     (previous / "events.jsonl").write_text('{"old": true}\n')
@@ -133,10 +172,9 @@ def test_failure_mid_run_leaves_no_half_written_result(make, tmp_path, monkeypat
 
 
 @pytest.mark.ray
-def test_ray_stage_error_reaches_the_driver_with_traceback(make, tmp_path, monkeypatch, ray_session):
+def test_ray_stage_error_reaches_the_driver_with_traceback(make, tmp_path, boom, ray_session):
     from streamfuse.runtime.ray_runtime import RayRuntime
     truth = make("video_only.mkv", gen.make_video_only_clip, duration=4.0)
-    monkeypatch.setitem(registry.ENCODERS, "motion", f"{__name__}:_Boom")
     import sys
     ray_session.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
     rt = RayRuntime(max_in_flight=2)
@@ -145,6 +183,6 @@ def test_ray_stage_error_reaches_the_driver_with_traceback(make, tmp_path, monke
     finally:
         rt.close()
     assert not result.ok and result.exit_code == StageError.exit_code == 1
-    assert result.error == "stage 'encode/video' failed: RuntimeError: encoder exploded on window 3"
+    assert result.error == "stage 'encode/boom' failed: RuntimeError: encoder exploded on window 3"
     assert "test_pipeline.py" in result.traceback and 'raise RuntimeError("encoder exploded' in result.traceback
     assert list(tmp_path.iterdir()) == []

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from streamfuse.config.audio import LoudnessConfig, VadConfig  # noqa: E402
+from streamfuse.encode.audio.loudness import LoudnessConfig  # noqa: E402
+from streamfuse.encode.audio.vad import VadConfig  # noqa: E402
 from streamfuse.encode.audio import LoudnessEncoder, VadEncoder  # noqa: E402
 from streamfuse.encode.audio._kweight import k_weighting_sos  # noqa: E402
 from streamfuse.encode.audio._silero import CHUNK, SileroStream, load_jit_model  # noqa: E402

@@ -18,9 +18,10 @@ import av  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from streamfuse.config.text import AsrConfig, TextConfig  # noqa: E402
+from streamfuse.encode.text.asr import AsrConfig  # noqa: E402
+from streamfuse.encode.text.embed import TextConfig  # noqa: E402
 from streamfuse.decode.payloads import AudioClip, TextSegment  # noqa: E402
-from streamfuse.encode.text import AsrEncoder, TextEmbedder, TextEncoder, describe_models  # noqa: E402
+from streamfuse.encode.text import AsrEncoder, TextEmbedder, TextEncoder, locate_asr_model  # noqa: E402
 from streamfuse.encode.text.models import load_vad  # noqa: E402
 from streamfuse.encode.text.speech_gate import SpeechGate  # noqa: E402
 from streamfuse.errors import ModelLoadError  # noqa: E402
@@ -195,7 +196,7 @@ def test_bad_model_path_names_the_model_and_what_to_do(tmp_path):
         AsrEncoder(AsrConfig(model=str(empty)))
     broken = tmp_path / "broken-whisper"
     broken.mkdir()
-    bundled = Path(describe_models()[0]["location"])
+    bundled = Path(locate_asr_model("bundled:tiny.en").require())
     for name in ("config.json", "tokenizer.json"):
         (broken / name).write_bytes((bundled / name).read_bytes())
     (broken / "model.bin").write_bytes(b"not a model" * 10)
@@ -207,14 +208,17 @@ def test_bad_model_path_names_the_model_and_what_to_do(tmp_path):
         TextEncoder(TextConfig(model=str(tmp_path / "no-such-minilm")))
 
 
-def test_describe_models_lists_both_bundled_models_offline():
-    rows = {r["stage"]: r for r in describe_models()}
+def test_models_listing_shows_both_bundled_text_models_offline():
+    from streamfuse.config import load_config
+    from streamfuse.models import describe_models
+
+    rows = {r["stage"]: r for r in describe_models(load_config())}
     assert rows["asr"]["model"] == "bundled:tiny.en" and rows["text"]["model"] == "bundled:all-MiniLM-L6-v2"
-    assert rows.keys() == {"asr", "asr.vad", "text"}
-    for row in rows.values():
-        assert row["available"] is True and Path(row["location"]).exists()
-    bad = describe_models(type("Encoders", (), {"asr": AsrConfig(model="/nowhere/whisper"), "text": None})())
-    assert bad[0]["available"] is False and "/nowhere/whisper" in bad[0]["how"]
+    assert {"asr", "asr.vad", "text"} <= rows.keys()
+    for name in ("asr", "asr.vad", "text"):
+        assert rows[name]["available"] is True and Path(rows[name]["location"]).exists()
+    bad = {r["stage"]: r for r in describe_models(load_config(sets=["encoders.asr.model=/nowhere/whisper"]))}
+    assert bad["asr"]["available"] is False and "/nowhere/whisper" in bad["asr"]["how"]
 
 
 # ------------------------------------------------------------------ the speech gate alone (no Whisper)
@@ -270,10 +274,11 @@ def test_text_encoder_embeds_window_text_once_per_text(embedder, monkeypatch):
     features = [encoder(w) for w in windows]
 
     assert features[0].summary == {"text": cue.text}
-    assert len(features[0].embedding) == 384
-    assert features[0].embedding == features[1].embedding  # the same cue in two overlapping windows
+    assert features[0].embeddings["text"].shape == (384,)
+    # the same cue in two overlapping windows
+    assert np.array_equal(features[0].embeddings["text"], features[1].embeddings["text"])
     assert calls == [[cue.text]]  # embedded once
     silent = features[-1]  # [3, 5) has no cue
-    assert silent.summary == {"text": ""} and silent.embedding is None
+    assert silent.summary == {"text": ""} and not silent.embeddings
     extra = encoder(windows[-1], extra=["a spoken sentence"])
-    assert extra.summary == {"text": "a spoken sentence"} and len(extra.embedding) == 384
+    assert extra.summary == {"text": "a spoken sentence"} and extra.embeddings["text"].shape == (384,)

@@ -16,7 +16,9 @@ import cv2
 import numpy as np
 import pytest
 
-from streamfuse.config.video import FacesConfig, MotionConfig, PeopleConfig
+from streamfuse.encode.video.faces import FacesConfig
+from streamfuse.encode.video.motion import MotionConfig
+from streamfuse.encode.video.people import PeopleConfig
 from streamfuse.encode.base import Features
 from streamfuse.encode.video import FaceEncoder, MotionEncoder, PeopleEncoder
 from streamfuse.testing.windows import windows_from_frames

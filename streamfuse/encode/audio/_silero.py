@@ -10,9 +10,9 @@ within 1e-5 (``tests/encode/test_audio_encoders.py`` checks it against silero's 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
-import torch
 
 from ...errors import ModelLoadError
 
@@ -21,8 +21,21 @@ _CONTEXT = 64   # samples of the previous chunk the model sees
 _MAX_BATCH = 1024
 
 
-def load_jit_model() -> torch.jit.ScriptModule:
-    """silero's own stateful model, from the file inside the installed package (no download)."""
+def package_data() -> str | None:
+    """The folder of the silero-vad package's model files, found without importing it (or None)."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("silero_vad")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(list(spec.submodule_search_locations)[0], "data")
+    return path if os.path.isdir(path) else None
+
+
+def load_jit_model() -> Any:
+    """silero's own stateful model (a TorchScript module), from the file inside the installed package
+    (no download)."""
     try:
         from silero_vad import load_silero_vad
         with warnings.catch_warnings():
@@ -37,6 +50,9 @@ class SileroStream:
     """Speech probabilities of consecutive 512-sample chunks of one 16 kHz stream."""
 
     def __init__(self) -> None:
+        import torch
+
+        self._torch = torch
         model = load_jit_model()
         try:
             core = model._model
@@ -55,16 +71,17 @@ class SileroStream:
 
     def reset(self) -> None:
         """Forget the stream: the next chunk is treated as the first (silero's ``reset_states``)."""
-        self._context = torch.zeros(_CONTEXT)
-        self._state: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._context = self._torch.zeros(_CONTEXT)
+        self._state: tuple[Any, Any] | None = None
 
-    @torch.no_grad()
     def __call__(self, chunks: np.ndarray) -> np.ndarray:
         """Probabilities (float64, one per row) of ``chunks`` (``n x 512`` float32), continuing the stream."""
-        out = [self._run(chunks[i:i + _MAX_BATCH]) for i in range(0, len(chunks), _MAX_BATCH)]
+        with self._torch.no_grad():
+            out = [self._run(chunks[i:i + _MAX_BATCH]) for i in range(0, len(chunks), _MAX_BATCH)]
         return np.concatenate(out) if out else np.zeros(0)
 
     def _run(self, chunks: np.ndarray) -> np.ndarray:
+        torch = self._torch
         x = torch.from_numpy(np.ascontiguousarray(chunks, dtype=np.float32))
         context = torch.cat([self._context[None, :], x[:-1, -_CONTEXT:]], dim=0)
         features = self._encoder(self._stft(torch.cat([context, x], dim=1)))  # n x 128 x 1

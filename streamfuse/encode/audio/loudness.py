@@ -7,14 +7,28 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from scipy.signal import sosfilt, sosfilt_zi
 
 from ...align.window import Window
-from ...config.audio import LoudnessConfig
+from ...config.base import bounded
+from ...spec import FLAG, NUMBER, EventKind, ModelInfo, Resources, StageSection, StageSpec, data
 from ...timebase import SAMPLE_RATE, seconds_to_samples
 from ..base import BaseEncoder, Detection, Features
 from ._feed import Blocks, BlockFeed, StreamTracker
 from ._kweight import FLOOR_DB, k_weighting_sos, lufs, power_db
+
+
+@dataclass(frozen=True)
+class LoudnessConfig(StageSection):
+    """Loudness (dBFS, LUFS-style), onsets of loud impulsive sounds, sustained sounds, silence."""
+
+    silence_dbfs: float = bounded(-60.0, -120.0, 0.0, doc="below this level a stretch is silence")
+    silence_min: float = bounded(1.0, 0.05, 3600.0, doc="seconds below the silence level that make a silence span")
+    onset_db: float = bounded(12.0, 1.0, 60.0, doc="rise within 10 ms, over the level before and over the "
+                              "recent background, that makes an onset")
+    loud_dbfs: float = bounded(-30.0, -120.0, 0.0, doc="an onset must reach this level; a sustained sound "
+                               "stays above it")
+    sustained_min: float = bounded(0.5, 0.05, 60.0, doc="seconds above the loud level that make a sustained sound")
+
 
 TICK = 40                 # samples (2.5 ms): the hop of the 10 ms level the onset detector follows
 FRAME_TICKS = 4           # a 10 ms frame: silence and sustained sounds are judged per frame
@@ -118,13 +132,28 @@ class LoudnessEncoder(BaseEncoder):
     nor silence and ends any run.
     """
 
-    name = "loudness"
-    modality = "audio"
-    #: the onset background looks at the last second of levels
-    lookback = Fraction(_BACKGROUND_TICKS * TICK, SAMPLE_RATE)
+    spec = StageSpec(
+        key="loudness", config=LoudnessConfig, modality="audio",
+        kinds=(
+            EventKind("sound", "both", ("audio",),
+                      data(level_dbfs=NUMBER, rise_db=NUMBER, background_dbfs=NUMBER, mean_dbfs=NUMBER,
+                           max_dbfs=NUMBER, ongoing=FLAG),
+                      describe="a sudden loud sound",
+                      doc="a loud onset (instant, label onset) or a sustained loud sound (durative)"),
+            EventKind("silence", "durative", ("audio",), data(mean_dbfs=NUMBER, max_dbfs=NUMBER, ongoing=FLAG),
+                      gap="speech_gap", doc="a stretch below the silence level"),
+        ),
+        flush=True,
+        models=lambda section: [ModelInfo("loudness", "RMS / K-weighted loudness (no weights)", "-", True,
+                                          kind="builtin")],
+        resources=Resources(cpus=0.25),
+    )
 
     def __init__(self, config: LoudnessConfig | None = None) -> None:
         self.config = config or LoudnessConfig()
+        from scipy.signal import sosfilt, sosfilt_zi  # here, not at the top: scipy.signal costs seconds to import
+
+        self._sosfilt, self._sosfilt_zi = sosfilt, sosfilt_zi
         self._sos = k_weighting_sos(SAMPLE_RATE)
         self._feed = BlockFeed(TICK)
         self._streams = StreamTracker()
@@ -133,7 +162,7 @@ class LoudnessEncoder(BaseEncoder):
     def _reset(self, at: int) -> None:
         cfg = self.config
         self._feed.reset(at)
-        self._zi = sosfilt_zi(self._sos) * 0.0
+        self._zi = self._sosfilt_zi(self._sos) * 0.0
         self._base = at // TICK                       # tick index of _kw[0]
         self._kw = np.zeros(0)                        # per tick: K-weighted sum of squares, from _base
         self._real = np.zeros(0, dtype=np.int64)      # per tick: real samples, from _base
@@ -144,8 +173,8 @@ class LoudnessEncoder(BaseEncoder):
         self._last_onset = -_REFRACTORY_TICKS
         self._onsets: deque[tuple[int, Detection]] = deque()
         self._closed: deque[tuple[_RunTracker, _Run]] = deque()  # closed runs not fully reported yet
-        self._silence = _RunTracker(round(cfg.silence_min * SAMPLE_RATE / FRAME))
-        self._loud = _RunTracker(round(cfg.sustained_min * SAMPLE_RATE / FRAME), _BRIDGE_FRAMES)
+        self._silence = _RunTracker(round(seconds_to_samples(cfg.silence_min) / FRAME))
+        self._loud = _RunTracker(round(seconds_to_samples(cfg.sustained_min) / FRAME), _BRIDGE_FRAMES)
 
     def cached(self) -> int:
         """How many per-tick results and detections are held now (flat over a stream)."""
@@ -174,7 +203,7 @@ class LoudnessEncoder(BaseEncoder):
         if not n:
             return
         x = blocks.samples.astype(np.float64)
-        weighted, self._zi = sosfilt(self._sos, x.reshape(-1), zi=self._zi)
+        weighted, self._zi = self._sosfilt(self._sos, x.reshape(-1), zi=self._zi)
         self._kw = np.concatenate([self._kw, (weighted.reshape(n, TICK) ** 2).sum(axis=1)])
         self._real = np.concatenate([self._real, blocks.real])
 

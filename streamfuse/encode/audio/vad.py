@@ -2,19 +2,43 @@
 
 from __future__ import annotations
 
-import math
 from collections import deque
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-import torch
 
 from ...align.window import Window
-from ...config.audio import VadConfig
+from ...config.base import bounded
+from ...errors import ConfigError
+from ...spec import FLAG, SCORE, EventKind, ModelInfo, Resources, StageSection, StageSpec, data
 from ...timebase import SAMPLE_RATE, seconds_to_samples
 from ..base import BaseEncoder, Detection, Features
 from ._feed import BlockFeed, StreamTracker
-from ._silero import CHUNK, SileroStream
+from ._silero import CHUNK, SileroStream, package_data
+
+
+@dataclass(frozen=True)
+class VadConfig(StageSection):
+    """Speech activity with the bundled silero VAD (hysteresis as in silero's ``VADIterator``)."""
+
+    threshold: float = bounded(0.5, 0.0, 1.0, lo_open=True, doc="speech probability that starts speech")
+    neg_threshold: float | None = bounded(None, 0.0, 1.0, doc="probability below which speech may end; "
+                                          "default threshold - 0.15 (silero's rule)")
+    min_speech: float = bounded(0.1, 0.0, 10.0, doc="seconds; shorter speech runs are ignored")
+    min_silence: float = bounded(0.3, 0.0, 10.0, doc="seconds of silence that end a speech segment")
+
+    def check(self) -> None:
+        if self.neg_threshold is not None and self.neg_threshold > self.threshold:
+            raise ConfigError(f"neg_threshold: {self.neg_threshold} is above threshold {self.threshold}; "
+                              "set it lower or leave it unset")
+
+    @property
+    def speech_end_threshold(self) -> float:
+        """The probability below which a speech run may end."""
+        if self.neg_threshold is not None:
+            return self.neg_threshold
+        return max(self.threshold - 0.15, 0.01)
 
 
 class SpeechRuns:
@@ -124,12 +148,19 @@ class VadEncoder(BaseEncoder):
     missing is not given to the model, and the model restarts after it.
     """
 
-    name = "vad"
-    modality = "audio"
-    #: per-chunk results are kept from the newest window's start on, nothing older
-    lookback = Fraction(0)
+    spec = StageSpec(
+        key="vad", config=VadConfig, modality="audio",
+        kinds=(EventKind("speech", "durative", ("audio",), data(max_prob=SCORE, continues=FLAG), gap="speech_gap",
+                         doc="someone speaking"),),
+        flush=True,
+        models=lambda section: [ModelInfo("vad", "silero VAD (silero-vad package)", package_data(),
+                                          package_data() is not None, how="pip install silero-vad==6.2.3")],
+        resources=Resources(cpus=0.5),
+    )
 
     def __init__(self, config: VadConfig | None = None) -> None:
+        import torch
+
         torch.set_num_threads(1)
         self.config = config or VadConfig()
         self._model = SileroStream()
@@ -146,8 +177,8 @@ class VadEncoder(BaseEncoder):
         self._speech: deque[bool] = deque()    # decided chunks, from _base
         self._after_gap = True
         self._runs = SpeechRuns(cfg.threshold, cfg.speech_end_threshold,
-                                math.ceil(cfg.min_speech * SAMPLE_RATE / CHUNK),
-                                math.ceil(cfg.min_silence * SAMPLE_RATE / CHUNK), first=self._base)
+                                -(-seconds_to_samples(cfg.min_speech) // CHUNK),
+                                -(-seconds_to_samples(cfg.min_silence) // CHUNK), first=self._base)
 
     def cached(self) -> int:
         """How many per-chunk results are held now (flat over a stream: about one window's worth)."""

@@ -5,7 +5,6 @@ Model libraries are imported only when a model is loaded, so importing this pack
 
 from .asr import AsrEncoder
 from .embed import TextEmbedder, TextEncoder
-from .models import ModelLocation, describe_models, locate_asr_model, locate_text_model
+from .models import ModelLocation, locate_asr_model, locate_text_model
 
-__all__ = ["AsrEncoder", "TextEncoder", "TextEmbedder", "ModelLocation", "describe_models",
-           "locate_asr_model", "locate_text_model"]
+__all__ = ["AsrEncoder", "TextEncoder", "TextEmbedder", "ModelLocation", "locate_asr_model", "locate_text_model"]

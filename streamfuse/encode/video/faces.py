@@ -13,16 +13,33 @@ confidence of the best face, evidence ``{"boxes": [[x0, y0, x1, y1] fractions 0-
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ...config.video import FacesConfig
+from ...config.base import bounded
 from ...decode.payloads import VideoFrame
 from ...errors import ModelLoadError
+from ...spec import EventKind, ModelInfo, Resources, StageSection, StageSpec
 from ._frames import grey, nms, normalised_box
-from ._sampled import Found, SampledDetector
+from ._sampled import FOUND_DATA, Found, SampledDetector
+
+
+@dataclass(frozen=True)
+class FacesConfig(StageSection):
+    """Faces with OpenCV's bundled Haar cascade."""
+
+    min_size: int = bounded(24, 8, 4096, doc="smallest face side in pixels of the analysis frame")
+    min_neighbors: int = bounded(5, 1, 50)
+    scale_factor: float = bounded(1.2, 1.01, 2.0, doc="cascade pyramid step; 1.1 finds a few more, costs ~2x")
+    rate: float = bounded(1.0, 0.1, 120.0, doc="frames per second examined at most (the cascade costs 8-20 ms a "
+                                                "320-wide frame on one core, more on busy real scenes)")
+    min_weight: float = bounded(0.0, -100.0, 100.0,
+                                doc="cascade level weight a face must reach (true faces score about 5-12)")
+    profile: bool = False  # also run the profile-face cascade (both directions); about 5x the cost
+
 
 FRONTAL = "haarcascade_frontalface_default.xml"
 PROFILE = "haarcascade_profileface.xml"
@@ -38,6 +55,16 @@ def load_cascade(filename: str) -> cv2.CascadeClassifier:
     return cascade
 
 
+def _cascade_rows(section: FacesConfig) -> list[ModelInfo]:
+    names = [FRONTAL] + ([PROFILE] if section.profile else [])
+    rows = []
+    for name in names:
+        path = Path(cv2.data.haarcascades) / name
+        rows.append(ModelInfo("faces", f"OpenCV Haar cascade {name}", str(path), path.is_file(),
+                              how="reinstall opencv-python-headless, which ships it"))
+    return rows
+
+
 def weight_confidence(weight: float) -> float:
     """A cascade level weight as a confidence 0-1 (true faces score about 5-12 -> 0.8-0.99)."""
     return 1.0 / (1.0 + math.exp(-(weight - 2.0) / 2.0))
@@ -46,8 +73,12 @@ def weight_confidence(weight: float) -> float:
 class FaceEncoder(SampledDetector):
     """Faces in sampled frames with the Haar frontal-face cascade."""
 
-    name = "faces"
-    modality = "video"
+    spec = StageSpec(
+        key="faces", config=FacesConfig, modality="video",
+        kinds=(EventKind("face", "durative", ("video",), FOUND_DATA, doc="a face in view"),),
+        models=lambda section: _cascade_rows(section),
+        resources=Resources(cpus=0.5),
+    )
     kind = "face"
     summary_key = "faces"
 

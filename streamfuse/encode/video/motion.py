@@ -30,11 +30,29 @@ import cv2
 import numpy as np
 
 from ...align.window import Window
-from ...config.video import MotionConfig
+from ...config.base import bounded
 from ...decode.payloads import VideoFrame
+from ...spec import BOX, NUMBER, SCORE, EventKind, ModelInfo, Resources, StageSection, StageSpec, data
 from ..base import BaseEncoder, Detection, Features
 from ._cuts import CutDetector, ShotChange, signature
 from ._frames import FrameCache, grey, normalised_box, shrink
+
+
+@dataclass(frozen=True)
+class MotionConfig(StageSection):
+    """Frame-difference motion, scene cuts with flash suppression, flashes, brightness and blur."""
+
+    noise_floor: float = bounded(6.0, 0.0, 255.0, doc="per-pixel grey-level change ignored as noise")
+    min_area: float = bounded(0.002, 0.0, 1.0, doc="fraction of the frame that must change to count as motion")
+    cut_threshold: float = bounded(0.35, 0.0, 1.0, lo_open=True, doc="content change (0-1) that makes a cut")
+    cut_ratio: float = bounded(2.0, 1.0, 100.0,
+                               doc="a cut's content change must also be this many times the recent median "
+                                   "change, so fast motion is not a cut")
+    flash_delta: float = bounded(40.0, 1.0, 255.0, doc="mean brightness jump (grey levels) that makes a flash")
+    flash_max: float = bounded(0.3, 0.0, 5.0,
+                               doc="seconds a flash or other transient may last and still not be a cut "
+                                   "(a single analysed frame always may)")
+
 
 #: width of the grey frame that is differenced, and of the frame the colour signature is taken from
 _MOTION_WIDTH = 160
@@ -58,10 +76,25 @@ class MotionEncoder(BaseEncoder):
     window}``; brightness and blur are ``None`` for a window without frames.
     """
 
-    name = "motion"
-    modality = "video"
-    #: per-frame results are kept from the current window's start on; nothing earlier
-    lookback = Fraction(0)
+    spec = StageSpec(
+        key="motion", config=MotionConfig, modality="video",
+        kinds=(
+            EventKind("motion", "durative", ("video",), data(area=SCORE, region=BOX),
+                      doc="part of the picture changed between analysed frames"),
+            EventKind("scene.cut", "instant", ("video",),
+                      data(score=SCORE, brightness_before=NUMBER, brightness_after=NUMBER),
+                      describe="a scene cut", doc="the first frame of a new shot"),
+            EventKind("flash", "instant", ("video",),
+                      data(brightness_jump=NUMBER, brightness_before=NUMBER, brightness_peak=NUMBER,
+                           frames={"type": "integer", "minimum": 1}),
+                      describe="a flash of light", doc="a brief bright frame (camera flash, muzzle flash)"),
+        ),
+        # cuts and flashes are decided a few frames late, up to flash_max after they happen
+        lookback="flash_max", flush=True,
+        models=lambda section: [ModelInfo("motion", "frame differencing + content change (no weights)", "-", True,
+                                          kind="builtin")],
+        resources=Resources(cpus=0.5),
+    )
 
     def __init__(self, config: MotionConfig | None = None) -> None:
         cv2.setNumThreads(1)

@@ -1,0 +1,150 @@
+"""The rule-based fuser: evidence-level (late) fusion of every encoder's detections.
+
+Each encoder's timed detections are de-duplicated across overlapping windows (:mod:`.dedup`);
+instant detections become one event each; presence detections are joined into durative series per
+kind, label and track (:mod:`.tracker`), held open for as long as the kind's encoders may still
+report late (their declared look-back); subtitle cues and recognised speech become ``transcript``
+events and feed keyword spotting (:mod:`.keywords`); cross-modal events are derived where
+modalities coincide, and sounds during speech are taken as speech (:mod:`.derived`). Each window
+also gets a description (:mod:`streamfuse.describe`) and, with a sentence model, the embedding of
+its description and transcript (``text.window`` in the sidecar).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from .. import registry
+from ..align.window import Window
+from ..config.fusion import FusionConfig
+from ..decode.payloads import TextSegment
+from ..describe.sentences import describe_window
+from ..encode.base import Detection, Features
+from ..events.kinds import TRANSCRIPT
+from ..spec import EventKind, StageSpec, data
+from ..timebase import as_fraction
+from .base import Fused, FusionContext, Fuser
+from .dedup import FreshDetections, Seen
+from .derived import SPEAKER_VISIBLE, SpeechMemory, speaker_visible
+from .keywords import find_phrases, word_index_times
+from .records import transcript_text
+from .tracker import SeriesTracker
+
+KEYWORD = EventKind("keyword", "instant", ("text",), data(required=("text", "label")),
+                    doc="a configured phrase (label) said or shown (text: the transcript it was found in)")
+#: how long speech is remembered for the sound-during-speech check, beyond the kinds' look-back
+_SPEECH_MEMORY = Fraction(10)
+
+
+class RuleFuser(Fuser):
+    """Stateful per source: windows must arrive in order. ``finish()`` ends open series."""
+
+    spec = StageSpec(key="rules", config=None, kinds=(TRANSCRIPT, KEYWORD, SPEAKER_VISIBLE),
+                     doc="evidence-level fusion: de-duplication, durative series, derived audio-visual "
+                         "events, keywords, descriptions")
+
+    def __init__(self, config: FusionConfig, context: FusionContext) -> None:
+        super().__init__(config, context)
+        self.events = context.events
+        self._embed = context.embed
+        self._seen = Seen(context.horizon)
+        self._fresh = FreshDetections(self._seen, hold=lambda d: d.kind == "sound")
+        self._speech = SpeechMemory(_SPEECH_MEMORY + max(context.lookback.values(), default=Fraction(0)),
+                                    config.sound_over_speech_dbfs)
+        self._durative = {name: registry.kind(name) for name, declared in registry.event_kinds().items()
+                          if any(k.durative for k in declared)}
+        self.trackers = {name: self._tracker(name) for name in self._durative}
+        self._instants: list[tuple[str, Fraction]] = []  # (kind, start) of instant events reported
+
+    # -- public -------------------------------------------------------------------------------
+
+    def __call__(self, window: Window, features: list[Features]) -> Fused:
+        events: list[dict[str, Any]] = []
+        transcript: list[TextSegment] = []
+        presence: dict[str, list[Detection]] = {}
+        fresh = self._fresh(window, (d for f in features for d in f.detections))
+        self._speech.note(fresh, window.start)
+        for det in fresh:
+            if det.kind == "sound" and self._speech.covers(det):
+                continue
+            if det.kind in self._durative and not det.instant:
+                presence.setdefault(det.kind, []).append(det)
+            elif det.kind == "transcript":
+                seg = det.segment or TextSegment(det.start, det.end, det.text or "", "asr")
+                transcript.append(seg)
+                events.append(self._instant(det, ("text", "audio") if seg.origin == "asr" else ("text",)))
+                events.extend(self._keywords(seg))
+            elif det.confidence >= self.config.min_confidence:
+                events.append(self._instant(det, self._modalities(det)))
+        for seg in window.segments:
+            if not self._seen.first_time(("subtitle", seg.start, seg.end, seg.text), seg.start):
+                continue
+            transcript.append(seg)
+            det = Detection("transcript", seg.start, seg.end, 1.0, text=seg.text, evidence={"origin": "subtitle"})
+            events.append(self._instant(det, ("text",)))
+            events.extend(self._keywords(seg))
+        presence["speaker.visible"] = speaker_visible(presence)
+        for name in self._durative:
+            for det in sorted(presence.get(name, ()), key=lambda d: d.start):
+                if det.confidence >= self.config.min_confidence:
+                    events.extend(self.events.phases(self.trackers[name].observe(det)))
+        for name, tracker in self.trackers.items():
+            # series of a kind whose encoders report late stay open for their look-back
+            now = window.own_end - self.context.lookback.get(name, Fraction(0))
+            events.extend(self.events.phases(tracker.advance(now)))
+        text = transcript_text(window, transcript)
+        description = describe_window(window, features, text, self._instants_in(window))
+        fused = Fused(events, {"description": description}, transcript)
+        if self._embed is not None:
+            content = " ".join(x for x in (description, text) if x)
+            fused.embeddings["text.window"] = self._embed(content)
+        return fused
+
+    def finish(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for tracker in self.trackers.values():
+            out.extend(self.events.phases(tracker.close_all()))
+        return out
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _tracker(self, name: str) -> SeriesTracker:
+        kind = self._durative[name]
+        gap = self.config.speech_gap if kind.gap == "speech_gap" else self.config.gap
+        return SeriesTracker(name, kind.modalities, gap=as_fraction(gap),
+                             min_duration=as_fraction(self.config.min_duration), id_prefix=self.context.source_id)
+
+    def _modalities(self, det: Detection) -> tuple[str, ...]:
+        try:
+            return registry.kind(det.kind).modalities
+        except KeyError:
+            raise ValueError(f"a detection of kind {det.kind!r} that no stage declares; add an EventKind "
+                             f"for it to its encoder's spec") from None
+
+    def _instant(self, det: Detection, modalities: tuple[str, ...]) -> dict[str, Any]:
+        self._instants.append((det.kind, det.start))
+        return self.events.instant(det, modalities)
+
+    def _keywords(self, seg: TextSegment) -> list[dict[str, Any]]:
+        phrases = self.config.keywords.phrases
+        if not phrases:
+            return []
+        out = []
+        times = word_index_times(seg.words) if seg.words else []
+        for phrase, i, j in find_phrases(phrases, seg.text, seg.words):
+            start, end = (times[i][0], times[j - 1][1]) if times else (seg.start, seg.end)
+            if not self._seen.first_time(("keyword", phrase, start), start):
+                continue
+            det = Detection("keyword", start, end, 1.0, label=phrase, text=seg.text,
+                            evidence={"text": {"origin": seg.origin}})
+            out.append(self._instant(det, ("text",)))
+        return out
+
+    def _instants_in(self, window: Window) -> set[str]:
+        """Kinds of the instant events reported so far (or decided and held for their owner
+        window; sounds wait for the speech check) that start inside the window."""
+        horizon = self.context.horizon
+        self._instants = [(k, t) for k, t in self._instants if t >= window.start - horizon]
+        held = [(d.kind, d.start) for d in self._fresh.pending if d.instant and d.kind != "sound"]
+        return {k for k, t in self._instants + held if window.start <= t < window.end}
