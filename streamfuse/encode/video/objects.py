@@ -9,9 +9,10 @@ is missed for no longer than ``lost_seconds``. With ``motion_gated`` a frame in 
 moved since the detector last ran reuses that run's detections (evidence ``"carried": true``).
 
 Detections, one per tracked object per examined frame in which it was found, reported by the
-window that owns the frame (a track's first frame is reported too, by the window that owns it,
-once the second frame confirms the track; it is always still open, as the window look-ahead of
-``length - hop`` is at least one detector period at the defaults):
+window that owns the frame. A track's first frame is reported too, once the next examined frame
+confirms the track, when that first frame's window has not returned yet: always when the
+detector period ``1 / rate`` is at most the windows' look-ahead ``length - hop`` (1 s at 1 fps,
+the defaults); otherwise such an object is reported from its second frame on.
 
 * ``kind="object"``, ``label`` = the COCO class name, for every class but person;
 * ``kind="person"``, ``label="person"``, for person tracks (the people the pipeline reports);
