@@ -75,9 +75,11 @@ def run(encoder, windows):
 
 
 def objects(config: ObjectsConfig, detector: TimedDetector | None = None) -> ObjectsEncoder:
-    """The encoder with its detector timed (or sharing ``detector``, already timed)."""
-    enc = ObjectsEncoder(config, detector=detector.net if detector else None)
-    enc.detector = detector or TimedDetector(enc.detector)
+    """The encoder with its detector timed: ``detector`` (timed already), or a new one."""
+    if detector is not None:
+        return ObjectsEncoder(config, detector=detector)
+    enc = ObjectsEncoder(config)
+    enc.detector = TimedDetector(enc.detector)
     return enc
 
 
@@ -158,17 +160,28 @@ def bench_people(quick: bool) -> None:
         span = SCENE_PEOPLE.get(path.name)
         truth = [(Fraction(0), end)] if span is None else [tuple(Fraction(str(v)) for v in span)]
         clips.append((path, windows, end, truth))
-    detector = None
     rows = {}
-    for rate in (0.5, 1.0, 2.0):
+    cost: dict[str, float] = {}
+    labels: dict[str, dict[str, set]] = {}
+    settings = [(f"objects {rate:g} fps", dict(rate=rate)) for rate in (0.5, 1.0, 2.0)]
+    if not quick:
+        settings += [("objects 1 fps 2x1", dict(rate=1.0, tiles="2x1")), ("objects 1 fps 2x2", dict(rate=1.0, tiles="2x2"))]
+    nets: dict[str, object] = {}
+    for name, kw in settings:
         results = []
+        tiles = kw.get("tiles", "none")
+        timed = TimedDetector(nets[tiles]) if tiles in nets else None
         for path, windows, end, truth in clips:
-            enc = objects(ObjectsConfig(rate=rate), detector)
-            detector = enc.detector
+            enc = objects(ObjectsConfig(**kw), timed)
+            timed = enc.detector
+            nets[tiles] = timed.net
             feats = run(enc, windows)
             tracks = {d.evidence["track_id"] for f in feats for d in f.detections if d.kind == "person"}
             results.append((path, iou(presence(feats), truth, end), len(tracks)))
-        rows[f"objects {rate:g} fps"] = results
+            if path.parent.name == "scenes":
+                labels.setdefault(name, {})[path.stem] = {d.label for f in feats for d in f.detections}
+        rows[name] = results
+        cost[name] = timed.ms_per_frame
     hog_cpu, hog_runs = 0.0, 0
     results = []
     for path, windows, end, truth in clips:
@@ -179,6 +192,7 @@ def bench_people(quick: bool) -> None:
         hog_runs += hog.hog_runs
         results.append((path, iou(presence(feats), truth, end), None))
     rows["HOG 2 fps"] = results
+    cost["HOG 2 fps"] = 1000 * hog_cpu / max(hog_runs, 1)
     for name, results in rows.items():
         a = [r for r in results if r[0].parent.name == "asl"]
         s = [r for r in results if r[0].parent.name == "scenes"]
@@ -187,13 +201,16 @@ def bench_people(quick: bool) -> None:
             f"{r[0].stem.split('-')[0]} {r[1]:.2f}" for r in s) + "]"
         if results[0][2] is not None:
             line += f"; person tracks per asl clip {sorted({r[2] for r in a})}"
-        print(line)
-    print(f"   CPU per examined frame: SSD {detector.ms_per_frame:.0f} ms, HOG {1000 * hog_cpu / max(hog_runs, 1):.0f} ms")
+        print(line + f"; {cost[name]:.0f} ms CPU/examined frame")
+    print("   classes found in the scene clips:")
+    for name, per_clip in labels.items():
+        print(f"     {name:16s}: " + "; ".join(f"{clip.split('-')[0]} {sorted(found)}" for clip, found in per_clip.items()))
 
 
 def bench_gate(quick: bool) -> None:
     print("3. motion gate (objects at 1 fps): network frames run and accuracy, gate off vs on")
-    paths = [MEDIA / "intel" / "car-detection.mp4"] + sorted((MEDIA / "asl").glob("*.mkv"))[: 4 if quick else 10]
+    paths = ([MEDIA / "intel" / "car-detection.mp4"] + sorted((MEDIA / "asl").glob("*.mkv"))[: 4 if quick else 10]
+             + sorted((MEDIA / "scenes").glob("*.gif")))
     clips = [(path, windows_of(path)[0]) for path in paths]
     detector = None
     for gated in (False, True):
@@ -212,9 +229,13 @@ def bench_gate(quick: bool) -> None:
                 car_hits = sum(min(found.get(t, 0), cars_in_view(t)) for t in times)
             else:
                 end = max(f.end for w in windows for f in w.frames)
-                ious.append(iou(presence(feats), [(Fraction(0), end)], end))
+                span = SCENE_PEOPLE.get(path.name)
+                truth = [(Fraction(0), end)] if span is None else [tuple(Fraction(str(v)) for v in span)]
+                ious.append((path.parent.name, iou(presence(feats), truth, end)))
+        mean = {k: sum(v for g, v in ious if g == k) / max(1, sum(g == k for g, _ in ious)) for k in ("asl", "scenes")}
         print(f"   gate {'on ' if gated else 'off'}: network on {run_frames} of {examined} examined frames; "
-              f"car recall (any class) {car_hits / max(truth_cars, 1):.2f}; asl mean IoU {sum(ious) / len(ious):.2f}")
+              f"car recall (any class) {car_hits / max(truth_cars, 1):.2f}; mean IoU asl {mean['asl']:.2f}, "
+              f"scenes {mean['scenes']:.2f}")
 
 
 def main() -> None:

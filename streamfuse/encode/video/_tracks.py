@@ -69,7 +69,8 @@ class Tracks:
         self._low = low_score
         self._match_iou = match_iou
         self._trackers: dict[int, Any] = {}
-        self._ids: dict[tuple[int, int], int] = {}
+        self._ids: dict[tuple[int, int], int] = {}  # (class, library id) -> our id, for live tracks
+        self._count = 0
         self._pending: dict[int, tuple[Any, Hashable, Seen]] = {}  # id(track object) -> (object, key, hit)
 
     def _tracker(self, category: int):
@@ -112,7 +113,10 @@ class Tracks:
                 tid = int(tid)
                 if tid < 0:
                     continue
-                track = self._ids.setdefault((category, tid), len(self._ids) + 1)
+                track = self._ids.get((category, tid))
+                if track is None:
+                    self._count += 1
+                    track = self._ids[(category, tid)] = self._count
                 out.seen.append(Seen(track, category, _fractions(box, scale), float(score)))
                 t = by_id.get(tid)
                 pending = self._pending.pop(id(t), None) if t is not None else None
@@ -121,6 +125,8 @@ class Tracks:
                     out.first_hits.append((first_key, Seen(track, category, hit.box, hit.score)))
         live = {id(t) for tracker in self._trackers.values() for t in tracker.tracks}
         self._pending = {k: v for k, v in self._pending.items() if k in live}
+        alive = {(c, t.tracker_id) for c, tracker in self._trackers.items() for t in tracker.tracks}
+        self._ids = {k: v for k, v in self._ids.items() if k in alive}  # the library never reuses an id
         out.seen.sort(key=lambda s: (-s.score, s.track))
         return out
 

@@ -46,7 +46,6 @@ from ...config.base import Section, bounded
 from ...decode.payloads import VideoFrame
 from ...errors import ConfigError
 from ...timebase import as_fraction, to_float
-from ..audio._feed import StreamTracker
 from ..base import BaseEncoder, Detection, Features
 from ._coco import CLASSES, IDS, LABELS
 from ._frames import FrameCache, RateGate
@@ -63,8 +62,10 @@ class ObjectsConfig(Section):
 
     enabled: bool = True
     rate: float = bounded(1.0, 0.1, 30.0,
-                          doc="frames per second examined at most; one 300x300 pass costs about 80-110 ms "
-                              "on one core, so the detector's share of a core is about rate x 0.1")
+                          doc="frames per second examined at most; one 300x300 pass costs about 80-110 ms on "
+                              "one core (about rate x 0.1 of a core). A track needs two examined frames in a row, "
+                              "and its first frame is reported only while 1 / rate <= window length - hop, so "
+                              "below 1 fps short appearances are lost")
     classes: tuple[str, ...] = ()  # COCO class names to report; empty: all 80
     min_score: float = bounded(0.5, 0.0, 1.0, lo_open=True,
                                doc="detector score that starts a track (and confidently continues one)")
@@ -130,7 +131,7 @@ class ObjectsEncoder(BaseEncoder):
                                    min_score=min([c.low_score, *scores.values()]), batch=c.batch)
         self.detector = detector
         self._scores = scores
-        self._streams = StreamTracker()
+        self._last_window: tuple[str, int, Fraction] | None = None
         #: frames the network ran on, and frames the motion gate answered from an earlier run
         self.network_frames = 0
         self.carried_frames = 0
@@ -146,8 +147,15 @@ class ObjectsEncoder(BaseEncoder):
         self._best: dict[int, tuple[float, Fraction, tuple[float, ...], Fraction]] = {}  # score, time, box, last
         self._last_raw: Raw | None = None  # the network's last answer (the motion gate reuses it)
 
+    def _new_stream(self, window: Window) -> bool:
+        """Index 0, another source, or time going back (the rule of audio/_feed.py's StreamTracker,
+        not imported: that package's ``__init__`` loads torch)."""
+        last, self._last_window = self._last_window, (window.source_id, window.index, window.start)
+        return (last is None or window.index == 0 or window.source_id != last[0] or window.index <= last[1]
+                or window.start < last[2])
+
     def __call__(self, window: Window) -> Features:
-        if self._streams.is_new(window):
+        if self._new_stream(window):
             self._reset()
         self._frames.evict_before(window.start)
         self._examine([f for f in window.frames if self._frames.is_new(f.time)])
