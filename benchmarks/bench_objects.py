@@ -12,6 +12,7 @@ Prints, measured in one run:
      people encoder with rate 2, no motion gate), with the person tracks per asl clip.
   3. The motion gate: what it saves (network frames) and what it costs (IoU, car recall).
 
+Sections 1 and 2 use the encoder's defaults (motion gate on) but for the settings named.
 CPU times are the detector thread's own (``time.thread_time``, one OpenCV thread), less disturbed
 than wall time by other work on a shared machine, but still not an unloaded figure.
 

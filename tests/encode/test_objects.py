@@ -53,6 +53,16 @@ def test_the_label_map_has_80_classes_on_90_ids():
     assert (LABELS[1], LABELS[3], LABELS[18], LABELS[62], LABELS[90]) == ("person", "car", "dog", "chair", "toothbrush")
 
 
+def test_a_box_cut_by_an_inner_tile_side_is_dropped():
+    from streamfuse.encode.video._ssd import _cut_by_tile
+    w, h = 320, 180
+    left = (0, 0, 200, 180)  # the left tile of a 2x1 grid: its right side is inside the frame
+    assert _cut_by_tile(0.5, 0.2, 1.0, 0.9, left, w, h)       # reaches the inner side: cut
+    assert not _cut_by_tile(0.0, 0.2, 0.5, 1.0, left, w, h)   # reaches frame sides only: whole
+    right = (120, 0, 320, 180)
+    assert _cut_by_tile(0.0, 0.1, 0.3, 0.5, right, w, h) and not _cut_by_tile(0.2, 0.1, 1.0, 0.5, right, w, h)
+
+
 def test_tiles_cover_the_frame_with_overlap():
     assert tile_grid(1, 1, 0.25) == [(0.0, 0.0, 1.0, 1.0)]
     full, left, right = tile_grid(2, 1, 0.25)
@@ -240,6 +250,9 @@ def test_the_motion_gate_reuses_the_last_answer_on_a_still_picture():
     found = detections([enc(w) for w in clip(60, still=True)])
     assert enc.network_frames == 1 and enc.carried_frames == 11
     assert len(found) == 12 and all(d.evidence.get("carried") for d in found[1:])
+    ungated = ObjectsEncoder(ObjectsConfig(rate=2.0, motion_gated=False), detector=Scripted(answers))
+    assert detections([ungated(w) for w in clip(60, still=True)]) and ungated.network_frames == 12
+    assert ObjectsConfig().motion_gated  # on by default: measured harmless (benchmarks/bench_objects.py)
 
 
 def test_a_new_stream_starts_its_track_ids_again():

@@ -8,6 +8,8 @@ frame is some 37 input pixels, near the smallest anchor (30 pixels). Tiles show 
 ``cols x rows`` grid every tile (its sides ``1 / cols`` and ``1 / rows`` of the frame, widened by
 ``overlap`` of that so an object on a seam is whole in one tile) goes through the network beside
 the whole frame, and the boxes of all of them are merged by non-maximum suppression per class.
+A tile's box that reaches one of the tile's inner sides (a side that is not the frame's) is
+dropped first: the tile cut that object, and the frame or the neighbouring tile sees it whole.
 
 All crops of all frames given at once go through one ``net.forward`` (a ``blobFromImages``
 batch, at most ``batch`` crops each). Images are RGB, as the graph expects.
@@ -32,6 +34,8 @@ GRAPH = "frozen_inference_graph.pb"
 GRAPH_TEXT = "ssd_mobilenet_v2_coco_2018_03_29.pbtxt"
 #: the IoU above which the graph's own per-class NMS merges boxes; tile results are merged alike
 MERGE_IOU = 0.6
+#: a tile's box this close (fraction of the tile) to an inner tile side was cut by the tile
+EDGE = 0.01
 
 
 def bundled_files() -> tuple[Path, Path]:
@@ -134,6 +138,8 @@ class SsdDetector:
                 i, (a, b, c, d) = chunk[int(row[0])]
                 h, w = images[i].shape[:2]
                 x0, y0, x1, y1 = np.clip(row[3:7], 0.0, 1.0)
+                if (a, b, c, d) != (0, 0, w, h) and _cut_by_tile(x0, y0, x1, y1, (a, b, c, d), w, h):
+                    continue
                 box = ((a + x0 * (c - a)) / w, (b + y0 * (d - b)) / h, (a + x1 * (c - a)) / w, (b + y1 * (d - b)) / h)
                 found[i].append(np.array([row[1], row[2], *box]))
         return [self._merge(np.asarray(rows, dtype=np.float64).reshape(-1, 6)) for rows in found]
@@ -147,6 +153,14 @@ class SsdDetector:
             rows = rows[keep]
         rows = rows[np.argsort(-rows[:, 1], kind="stable")]
         return Raw(rows[:, 0].astype(int), rows[:, 1].copy(), rows[:, 2:6].copy())
+
+
+def _cut_by_tile(x0: float, y0: float, x1: float, y1: float, tile: tuple[int, int, int, int], w: int, h: int) -> bool:
+    """True when a box (fractions of the tile) reaches a tile side that is not a frame side: the
+    tile cut that object, which the whole frame, or the neighbouring tile, sees whole."""
+    a, b, c, d = tile
+    return ((x0 <= EDGE and a > 0) or (y0 <= EDGE and b > 0) or (x1 >= 1 - EDGE and c < w)
+            or (y1 >= 1 - EDGE and d < h))
 
 
 def _pixels(image: np.ndarray, crop: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
