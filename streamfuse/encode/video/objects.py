@@ -163,7 +163,7 @@ class ObjectsEncoder(BaseEncoder):
             self._reset()
         self._frames.evict_before(window.start)
         self._examine([f for f in window.frames if self._frames.is_new(f.time)])
-        keep = window.start - as_fraction(self.config.lost_seconds)
+        keep = window.start - as_fraction(self.config.lost_seconds) - 1 / self._rate  # tracks still alive
         self._best = {k: v for k, v in self._best.items() if v[3] >= keep}
         return self._report(window)
 
@@ -201,7 +201,7 @@ class ObjectsEncoder(BaseEncoder):
 
     def _report(self, window: Window) -> Features:
         rows = [(f, self._frames[f.time]) for f in window.frames if f.time in self._frames]
-        detections: list[Detection] = []
+        per_frame: list[list[Detection]] = []  # latest frame first
         counts: dict[str, int] = {}
         people = examined = 0
         next_examined: Fraction | None = None
@@ -217,10 +217,10 @@ class ObjectsEncoder(BaseEncoder):
             people = max(people, per_class.get("person", 0))
             if found.seen and window.owns(frame.time):
                 end = next_examined if next_examined is not None else self._slot_end(frame, window)
-                for seen in sorted(found.seen, key=lambda s: (-s.score, s.track)):
-                    detections.append(self._detection(seen, frame.time, end, found.carried))
+                per_frame.append([self._detection(seen, frame.time, end, found.carried)
+                                  for seen in sorted(found.seen, key=lambda s: (-s.score, s.track))])
             next_examined = frame.time
-        detections.reverse()
+        detections = [d for frame_detections in reversed(per_frame) for d in frame_detections]
         objects = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
         return Features(self.name, self.modality, summary={"objects": objects, "people": people, "examined": examined},
                         detections=tuple(detections))
