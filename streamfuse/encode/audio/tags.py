@@ -21,7 +21,8 @@ no sound event (see :mod:`._audioset`):
 Each patch's detections are reported by the window that owns the patch's start (by a later one
 only when the owner could not yet hold the patch's whole audio, e.g. with ``hop == length``);
 the final window reports the rest. ``evidence`` (JSON): ``score`` (0-1), ``index`` (0-520, the
-class's position in the score vector), ``patch`` ([start, end] seconds of the patch's samples).
+class's position in the score vector), ``patch`` ([start, end] seconds of the patch's samples;
+the first patch starts 0.48 s before the stream).
 
 Summary over the scored patches whose middle lies in the window: ``top`` (label -> mean score, the
 ``top`` best, speech and setting included), ``speech`` (YAMNet heard speech: a speech class at
