@@ -32,9 +32,11 @@ Group = Literal["encoders", "fusers"]
 BUILTIN_ENCODERS = (
     "streamfuse.encode.video.motion:MotionEncoder",
     "streamfuse.encode.video.faces:FaceEncoder",
+    "streamfuse.encode.video.objects:ObjectsEncoder",
     "streamfuse.encode.video.people:PeopleEncoder",
     "streamfuse.encode.audio.vad:VadEncoder",
     "streamfuse.encode.audio.loudness:LoudnessEncoder",
+    "streamfuse.encode.audio.tags:SoundTagsEncoder",
     "streamfuse.encode.text.asr:AsrEncoder",
     "streamfuse.encode.text.embed:TextEncoder",
 )

@@ -12,6 +12,7 @@ its description and transcript (``text.window`` in the sidecar).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -25,7 +26,7 @@ from ..events.kinds import TRANSCRIPT
 from ..spec import EventKind, StageSpec, data
 from ..timebase import as_fraction
 from .base import Fused, FusionContext, Fuser
-from .dedup import FreshDetections, Seen
+from .dedup import FreshDetections, Seen, detection_key
 from .derived import SPEAKER_VISIBLE, SpeechMemory, speaker_visible
 from .keywords import find_phrases, word_index_times
 from .records import transcript_text
@@ -35,6 +36,21 @@ KEYWORD = EventKind("keyword", "instant", ("text",), data(required=("text", "lab
                     doc="a configured phrase (label) said or shown (text: the transcript it was found in)")
 #: how long speech is remembered for the sound-during-speech check, beyond the kinds' look-back
 _SPEECH_MEMORY = Fraction(10)
+
+
+def _speech_blind(encoder: str) -> bool:
+    try:
+        return registry.stage(encoder).spec.speech_blind
+    except Exception:  # noqa: BLE001 - an encoder given directly, not registered: it says nothing
+        return False
+
+
+def _tagger_speech(features: list[Features]) -> float | None:
+    """The highest speech score an audio tagger gave the window (its ``speech_score`` summary), a
+    cross-check of the speech detector: kept in the speech events' evidence."""
+    scores = [f.summary["speech_score"] for f in features
+              if f.modality == "audio" and isinstance(f.summary.get("speech_score"), (int, float))]
+    return round(max(scores), 4) if scores else None
 
 
 class RuleFuser(Fuser):
@@ -49,7 +65,9 @@ class RuleFuser(Fuser):
         self.events = context.events
         self._embed = context.embed
         self._seen = Seen(context.horizon)
-        self._fresh = FreshDetections(self._seen, hold=lambda d: d.kind == "sound")
+        self._blind = Seen(context.horizon)  # keys of sounds from speech-blind encoders (see StageSpec)
+        self._blind_labels: set[str | None] = set()  # their labels (a level, not a name: onset, sustained)
+        self._fresh = FreshDetections(self._seen, hold=lambda d: detection_key(d) in self._blind)
         self._speech = SpeechMemory(_SPEECH_MEMORY + max(context.lookback.values(), default=Fraction(0)),
                                     config.sound_over_speech_dbfs)
         self._durative = {name: registry.kind(name) for name, declared in registry.event_kinds().items()
@@ -63,11 +81,23 @@ class RuleFuser(Fuser):
         events: list[dict[str, Any]] = []
         transcript: list[TextSegment] = []
         presence: dict[str, list[Detection]] = {}
+        for f in features:
+            if _speech_blind(f.encoder):
+                for d in f.detections:
+                    if d.kind == "sound":
+                        self._blind.add(detection_key(d), d.start)
+                        self._blind_labels.add(d.label)
         fresh = self._fresh(window, (d for f in features for d in f.detections))
         self._speech.note(fresh, window.start)
+        heard_as_speech = _tagger_speech(features)
+        sounds: list[str] = []
         for det in fresh:
-            if det.kind == "sound" and self._speech.covers(det):
+            if det.kind == "sound" and detection_key(det) in self._blind and self._speech.covers(det):
                 continue
+            if det.kind == "sound" and detection_key(det) not in self._blind and det.label:
+                sounds.append(det.label)
+            if det.kind == "speech" and heard_as_speech is not None:
+                det = replace(det, evidence={**det.evidence, "tagger_speech_score": heard_as_speech})
             if det.kind in self._durative and not det.instant:
                 presence.setdefault(det.kind, []).append(det)
             elif det.kind == "transcript":
@@ -94,7 +124,7 @@ class RuleFuser(Fuser):
             now = window.own_end - self.context.lookback.get(name, Fraction(0))
             events.extend(self.events.phases(tracker.advance(now)))
         text = transcript_text(window, transcript)
-        description = describe_window(window, features, text, self._instants_in(window))
+        description = describe_window(window, features, text, self._instants_in(window), self._sounds_in(window, sounds))
         fused = Fused(events, {"description": description}, transcript)
         if self._embed is not None:
             content = " ".join(x for x in (description, text) if x)
@@ -123,7 +153,8 @@ class RuleFuser(Fuser):
                              f"for it to its encoder's spec") from None
 
     def _instant(self, det: Detection, modalities: tuple[str, ...]) -> dict[str, Any]:
-        self._instants.append((det.kind, det.start))
+        named = det.kind == "sound" and det.label and detection_key(det) not in self._blind
+        self._instants.append((f"sound:{det.label}" if named else det.kind, det.start))
         return self.events.instant(det, modalities)
 
     def _keywords(self, seg: TextSegment) -> list[dict[str, Any]]:
@@ -140,6 +171,13 @@ class RuleFuser(Fuser):
                             evidence={"text": {"origin": seg.origin}})
             out.append(self._instant(det, ("text",)))
         return out
+
+    def _sounds_in(self, window: Window, fresh: list[str]) -> list[str]:
+        """Labels of the named sounds heard in the window: new ones, and those of open sound series."""
+        open_series = [s.label for s in self.trackers["sound"].active() if s.label not in self._blind_labels
+                       and s.end > window.start and s.start < window.end] if "sound" in self.trackers else []
+        held = [k for k, t in self._instants if k.startswith("sound:") and window.start <= t < window.end]
+        return list(dict.fromkeys(fresh + open_series + [k.split(":", 1)[1] for k in held]))
 
     def _instants_in(self, window: Window) -> set[str]:
         """Kinds of the instant events reported so far (or decided and held for their owner

@@ -6,7 +6,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ...align.window import Window
 from ...decode.payloads import AudioClip
 
 
@@ -77,16 +76,3 @@ class BlockFeed:
         out = Blocks(k, block[None, :], np.array([int(self._pending_real.sum())]))
         self.reset(self._start + self.size)
         return out
-
-
-class StreamTracker:
-    """Notices when windows start a new stream: index 0, another source, or time going backwards."""
-
-    def __init__(self) -> None:
-        self._last: tuple[str, int, object] | None = None
-
-    def is_new(self, window: Window) -> bool:
-        last = self._last
-        self._last = (window.source_id, window.index, window.start)
-        return (last is None or window.index == 0 or window.source_id != last[0]
-                or window.index <= last[1] or window.start < last[2])  # type: ignore[operator]

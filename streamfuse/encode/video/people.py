@@ -29,8 +29,11 @@ from ._sampled import FOUND_DATA, Found, SampledDetector
 
 @dataclass(frozen=True)
 class PeopleConfig(StageSection):
-    """People with OpenCV's bundled HOG detector, gated by motion."""
+    """People with OpenCV's bundled HOG detector, gated by motion. Off by default: the neural object
+    detector (``encoders.objects``) reports people from its person tracks, better on every clip
+    measured (benchmarks/bench_objects.py); turn this on for a machine without it."""
 
+    enabled: bool = False
     rate: float = bounded(0.5, 0.1, 60.0, doc="frames per second examined at most (HOG costs ~35 ms a frame on one "
                                                "core: 0.5 keeps 720p30 analysis above 15x real time on 2 cores)")
     min_score: float = bounded(0.5, 0.0, 10.0, doc="SVM score a detection must reach")
