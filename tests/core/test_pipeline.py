@@ -16,7 +16,8 @@ from streamfuse.events import validate_event
 from streamfuse.testing import media as gen
 from streamfuse.testing.run import of_type, run_pipeline
 
-CHEAP = ("encoders.asr.enabled=false", "encoders.text.enabled=false", "encoders.people.enabled=false")
+CHEAP = ("encoders.asr.enabled=false", "encoders.text.enabled=false", "encoders.people.enabled=false",
+         "encoders.objects.enabled=false", "encoders.sounds.enabled=false")
 
 
 def test_av_sync_flashes_and_beeps_match_truth(make, tmp_path):
@@ -110,7 +111,8 @@ def test_every_registered_encoder_runs_and_agrees_on_both_runtimes(media, tmp_pa
     from streamfuse.runtime.ray_runtime import RayRuntime
 
     clip = media / "grid" / "bbaf2n.mpg"
-    sets = ("decode.sidecar_subtitles=false",)
+    everything = [f"encoders.{cls.spec.key}.enabled=true" for cls in registry.stages() if cls.spec.per_window]
+    sets = ("decode.sidecar_subtitles=false", *everything)
     _, local_events, local_windows = run_pipeline(clip, tmp_path / "local", *sets)
     rt = RayRuntime(max_in_flight=3)
     try:

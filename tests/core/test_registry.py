@@ -29,7 +29,8 @@ from streamfuse.testing.run import of_type, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 QUIET = ("encoders.asr.enabled=false", "encoders.text.enabled=false", "encoders.people.enabled=false",
-         "encoders.faces.enabled=false", "encoders.vad.enabled=false")
+         "encoders.faces.enabled=false", "encoders.vad.enabled=false", "encoders.objects.enabled=false",
+         "encoders.sounds.enabled=false")
 
 
 # ---------------------------------------------------------------- a new encoder, in one place

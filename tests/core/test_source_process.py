@@ -19,7 +19,8 @@ from streamfuse.sources.resolve import Source, resolve_inputs
 from streamfuse.testing import media as gen
 from streamfuse.testing.run import assert_same_windows, run_pipeline
 
-CHEAP = ("encoders.asr.enabled=false", "encoders.text.enabled=false", "encoders.people.enabled=false")
+CHEAP = ("encoders.asr.enabled=false", "encoders.text.enabled=false", "encoders.people.enabled=false",
+         "encoders.objects.enabled=false", "encoders.sounds.enabled=false")
 
 
 def test_worker_windows_equal_the_in_process_windows(make):

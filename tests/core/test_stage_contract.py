@@ -23,7 +23,8 @@ from streamfuse.testing.run import of_type, run_pipeline
 from streamfuse.testing.windows import windows_from_frames
 
 QUIET = ("encoders.asr.enabled=false", "encoders.people.enabled=false", "encoders.faces.enabled=false",
-         "encoders.vad.enabled=false", "encoders.loudness.enabled=false", "encoders.motion.enabled=false")
+         "encoders.vad.enabled=false", "encoders.loudness.enabled=false", "encoders.motion.enabled=false",
+         "encoders.objects.enabled=false", "encoders.sounds.enabled=false")
 
 
 def _blank_windows(seconds: int):

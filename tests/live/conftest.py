@@ -24,7 +24,8 @@ from streamfuse.testing.live_feed import LiveFeed
 
 #: the cheap encoders only: motion (flashes, cuts, motion) and loudness (beeps, silence)
 CHEAP = ("encoders.asr.enabled=false", "encoders.text.enabled=false", "encoders.people.enabled=false",
-         "encoders.faces.enabled=false", "encoders.vad.enabled=false")
+         "encoders.faces.enabled=false", "encoders.vad.enabled=false", "encoders.objects.enabled=false",
+         "encoders.sounds.enabled=false")
 #: quick reactions, so tests do not wait on defaults meant for real networks
 QUICK = ("live.stall_timeout=1.5", "live.connect_timeout=3", "live.reconnect_initial=0.2",
          "live.reconnect_max=1")
