@@ -90,7 +90,8 @@ class Pipeline:
         try:
             config = self.sf.load_config(sets=list(sets))
         except self.sf.StreamfuseError as exc:
-            raise SystemExit(f"streamfuse configuration: {exc}")
+            print(f"streamfuse configuration: {exc}", file=sys.stderr)
+            raise SystemExit(2)
         out = OUT / "accuracy" / label
         shutil.rmtree(out, ignore_errors=True)
         progress(f"streamfuse ({label}{': ' + ' '.join(sets) if sets else ''}) on {len(paths)} file(s)")

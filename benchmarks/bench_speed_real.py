@@ -88,7 +88,8 @@ def main() -> int:
     row("streamfuse cold (new process)", [cold_start(truth.path, args.sets)], "launch to exit, models loaded")
     pipeline = _bench.Pipeline()
     _bench.progress("warm-up run (loads the models)")
-    warm(pipeline, _bench.spliced("h264-720p30", True) if not args.quick else truth.path, args.sets, 1, "speed-warmup")
+    warm(pipeline, _bench.spliced("h264-720p30", True).path if not args.quick else truth.path, args.sets, 1,
+         "speed-warmup")
     row("streamfuse warm (defaults)", warm(pipeline, truth.path, args.sets, repeat, "speed-default"), f"median of {repeat}")
     row("streamfuse warm, no ASR", warm(pipeline, truth.path, args.sets + NO_ASR, repeat, "speed-no-asr"),
         f"median of {repeat}")
