@@ -11,7 +11,8 @@ A hit: one of the accepted AudioSet classes (below) is among the top-3 labels (b
 For the silence a hit is no labelled sound at all, or "Silence" on top. The loudness detector's
 own ``sound`` labels ("onset", "sustained") say how a sound behaves, not what it is, and are not
 counted as classes. Window summaries are read from any ``audio`` encoder summary that holds a
-``labels``/``top``/``top_labels``/``tags`` list of ``{"label", "score"}`` or ``[label, score]``.
+``labels``/``top``/``top_labels``/``tags``/``classes`` list of ``{"label", "score"}`` or
+``[label, score]``; an event's score is its ``evidence.score``, else its ``confidence``.
 The truth is the peer: there is no other tagger to run beside it. ``--quick``: bell, three
 bells, two speech files, the silence.
 
@@ -38,7 +39,7 @@ SPEECH = {"Speech", "Male speech, man speaking", "Female speech, woman speaking"
 SILENCE = {"Silence"}
 #: labels streamfuse's loudness detector gives its sound events: how a sound behaves, not what it is
 NOT_CLASSES = {"onset", "sustained"}
-SUMMARY_KEYS = ("labels", "top", "top_labels", "tags")
+SUMMARY_KEYS = ("labels", "top", "top_labels", "tags", "classes")
 MARGIN = 0.25
 BELL_LENGTH = 0.14
 
@@ -121,7 +122,8 @@ def top_labels(run, spans: list[tuple[float, float]], k: int = 3) -> tuple[list[
         label = label_of(e)
         if label and label not in NOT_CLASSES:
             labelled += 1
-            best[label] = max(best.get(label, 0.0), float(e["data"].get("confidence") or 0.0))
+            score = (e["data"].get("evidence") or {}).get("score", e["data"].get("confidence"))
+            best[label] = max(best.get(label, 0.0), float(score or 0.0))
     for w in run.windows:
         if near(w["start"], w["end"]):
             for label, score in summary_labels(w):

@@ -73,10 +73,11 @@ def make_spliced_clip(
     ``length`` seconds (``fade_spans``). Both must lie inside one shot, at least two frames from
     a cut: a ``ValueError`` says which does not.
 
-    With ``audio``, a mono track (48 kHz) holds each shot's own sound, or silence for a shot
-    whose source has none. Codecs: ``codec`` (libx264 by default; libvpx, libvpx-vp9, mpeg4 in
-    .mkv) and ``audio_codec`` (aac by default, libopus in .mkv). Encoding takes about 5-20 ms a
-    frame at 720p.
+    With ``audio``, a mono track (48 kHz) holds each shot's own sound from the same start (counted
+    from the source's first audio sample), or silence for a shot whose source has none. Codecs:
+    ``codec`` (libx264 by default; libvpx, libvpx-vp9, mpeg4 in .mkv) and ``audio_codec`` (aac by
+    default, libopus in .mkv). On one core x264 takes about 5-20 ms a 720p frame, libvpx (VP8)
+    about 40 ms a 480p frame; the benchmarks cache what they build.
     """
     path = Path(path)
     fmt = format_for(path, set(_CODECS))
