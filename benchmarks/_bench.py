@@ -202,6 +202,8 @@ def spliced(name: str, quick: bool):
         return pickle.loads(saved.read_bytes())
     need_media()
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f"splice-{name}{'-quick' if quick else ''}-??????????.*"):
+        stale.unlink()  # built from other shots or by another version of the splicer
     progress(f"building the spliced clip {path.name} ({end:.1f} s, {len(shots) - 1} cuts; once, then cached)")
     truth = make_spliced_clip(path, [Shot(MEDIA / p, s, n) for p, s, n in shots], **params)
     saved.write_bytes(pickle.dumps(truth))

@@ -28,10 +28,11 @@ from .truth import Truth
 
 #: container suffix -> default (video codec, audio codec)
 _CODECS = {".mp4": ("libx264", "aac"), ".mkv": ("libx264", "aac"), ".mov": ("libx264", "aac")}
-#: encoder options that keep encoding fast and the picture close to the source
+#: encoder options that keep encoding fast, the picture close to the source and the output the same
+#: on every run (libvpx's "realtime" deadline adapts to the time it is given, so its output varies)
 _OPTIONS = {"libx264": {"preset": "veryfast", "crf": "20"},
-            "libvpx": {"deadline": "realtime", "cpu-used": "8", "b": "2M", "crf": "10"},
-            "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8", "b": "2M", "crf": "30", "row-mt": "1"},
+            "libvpx": {"deadline": "good", "cpu-used": "5", "b": "2M", "crf": "10"},
+            "libvpx-vp9": {"deadline": "good", "cpu-used": "5", "b": "2M", "crf": "30", "row-mt": "1"},
             "mpeg4": {"qscale": "3"}}  # fmt: skip
 _AUDIO_RATE = 48000
 #: frames a flash must keep from a cut, so it sits clearly inside one shot
