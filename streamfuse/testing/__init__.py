@@ -19,11 +19,13 @@ from .media import (
 )
 from .factory import ClipFactory
 from .perception import make_bench_clip, make_flash_not_cut_clip, make_hard_cut_clip, make_shape_clip
+from .splice import Shot, make_spliced_clip
 from .truth import Cue, Truth
 
 __all__ = [
     "ClipFactory",
     "Cue",
+    "Shot",
     "Truth",
     "make_audio_only_clip",
     "make_av_sync_clip",
@@ -40,6 +42,7 @@ __all__ = [
     "make_shape_clip",
     "make_silence_clip",
     "make_single_frame_clip",
+    "make_spliced_clip",
     "make_subtitled_clip",
     "make_truncated_clip",
     "make_vfr_clip",

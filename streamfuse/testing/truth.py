@@ -43,7 +43,8 @@ class Truth:
 
     Events: ``flash_times`` are the times of the first bright frame of each flash (exact frame
     times); ``beep_times`` the exact onset of each beep's first sample; ``cut_times`` the time of
-    the first frame of each new scene; ``tone_spans`` and ``shape_spans`` the spans a tone sounds
+    the first frame of each new scene; ``fade_spans`` the spans of fades to black and back inside
+    one scene (not cuts); ``tone_spans`` and ``shape_spans`` the spans a tone sounds
     and a shape is visible; ``cues`` the subtitle cues, embedded as ``subtitle_codec`` and/or
     written to ``sidecar``. ``damaged`` and ``decodable_until`` are approximate; their generators
     say how approximate.
@@ -70,6 +71,7 @@ class Truth:
     flash_times: tuple[Fraction, ...] = ()
     beep_times: tuple[Fraction, ...] = ()
     cut_times: tuple[Fraction, ...] = ()
+    fade_spans: tuple[Span, ...] = ()
     tone_spans: tuple[Span, ...] = ()
     shape_spans: tuple[Span, ...] = ()
     cues: tuple[Cue, ...] = ()
