@@ -80,8 +80,8 @@ class FeatureSeries:
 class Features:
     """What one encoder made of one window.
 
-    ``summary`` is a small JSON-serialisable dict that goes into ``windows.jsonl`` under the
-    encoder's name (e.g. ``{"faces": 1}``); ``detections`` are the timed observations inside the
+    ``summary`` is a small dict that goes into ``windows.jsonl`` under the encoder's name (e.g.
+    ``{"faces": 1}``): JSON values, and exact times as Fractions (written as seconds); ``detections`` are the timed observations inside the
     window; ``embeddings`` are named vectors of the window (1-D float32, any width; written to the
     binary sidecar ``embeddings/<encoder>.<name>.npy``, not into JSON); ``sequences`` are named
     vectors over time (a fusion model consumes them); ``labels`` are the window's top class labels

@@ -11,6 +11,7 @@ from fractions import Fraction
 
 from ..encode.base import Detection
 from ..spec import SCORE, EventKind, data
+from ..timebase import as_fraction
 from .values import json_safe
 
 SPEAKER_VISIBLE = EventKind(
@@ -22,7 +23,7 @@ SPEAKER_VISIBLE = EventKind(
     gap="speech_gap", doc="a face or person visible while speech is heard")
 
 #: a sound this close to speech is taken as part of it
-_SPEECH_MARGIN = Fraction(1, 4)
+SPEECH_MARGIN = Fraction(1, 4)
 
 
 def speaker_visible(presence: dict[str, list[Detection]]) -> list[Detection]:
@@ -40,12 +41,28 @@ def speaker_visible(presence: dict[str, list[Detection]]) -> list[Detection]:
 
 
 class SpeechMemory:
-    """Recent speech spans, to tell whether a sound was heard during speech."""
+    """Recent speech spans, to tell whether a sound was heard during speech.
+
+    Speech comes as ``speech`` detections, and from a speech detector's summary (``decided``: media
+    seconds up to which its decisions are final; ``speech_spans``: the decided speech of the window),
+    which says a window ahead of its detections whether a moment is speech.
+    """
 
     def __init__(self, keep: Fraction, loud_dbfs: float) -> None:
         self.keep = keep
         self.loud_dbfs = loud_dbfs
         self._spans: list[tuple[Fraction, Fraction]] = []
+        self.has_detector = False
+
+    def note_decided(self, features) -> Fraction | None:
+        """Take the decided speech of a speech detector's summary; returns how far it is decided."""
+        decided = None
+        for f in features:
+            if "decided" in f.summary and "speech_spans" in f.summary:
+                self.has_detector = True
+                decided = as_fraction(f.summary["decided"])
+                self._spans += [(as_fraction(a), as_fraction(b)) for a, b in f.summary["speech_spans"]]
+        return decided
 
     def note(self, detections: list[Detection], now: Fraction) -> None:
         """Remember the speech among ``detections``; forget speech ending before ``now - keep``."""
@@ -57,5 +74,5 @@ class SpeechMemory:
         level = det.evidence.get("max_dbfs", det.evidence.get("level_dbfs"))
         if isinstance(level, (int, float)) and level >= self.loud_dbfs:
             return False
-        a, b = det.start - _SPEECH_MARGIN, det.end + _SPEECH_MARGIN
+        a, b = det.start - SPEECH_MARGIN, det.end + SPEECH_MARGIN
         return any(s < b and e > a for s, e in self._spans)

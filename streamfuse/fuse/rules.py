@@ -27,7 +27,7 @@ from ..spec import EventKind, StageSpec, data
 from ..timebase import as_fraction
 from .base import Fused, FusionContext, Fuser
 from .dedup import FreshDetections, Seen, detection_key
-from .derived import SPEAKER_VISIBLE, SpeechMemory, speaker_visible
+from .derived import SPEAKER_VISIBLE, SPEECH_MARGIN, SpeechMemory, speaker_visible
 from .keywords import find_phrases, word_index_times
 from .records import transcript_text
 from .tracker import SeriesTracker
@@ -67,7 +67,8 @@ class RuleFuser(Fuser):
         self._seen = Seen(context.horizon)
         self._blind = Seen(context.horizon)  # keys of sounds from speech-blind encoders (see StageSpec)
         self._blind_labels: set[str | None] = set()  # their labels (a level, not a name: onset, sustained)
-        self._fresh = FreshDetections(self._seen, hold=lambda d: detection_key(d) in self._blind)
+        self._fresh = FreshDetections(self._seen, hold=self._undecided)
+        self._decided: Fraction | None = None  # speech decisions are final up to here (None: no speech detector)
         self._speech = SpeechMemory(_SPEECH_MEMORY + max(context.lookback.values(), default=Fraction(0)),
                                     config.sound_over_speech_dbfs)
         self._durative = {name: registry.kind(name) for name, declared in registry.event_kinds().items()
@@ -87,6 +88,7 @@ class RuleFuser(Fuser):
                     if d.kind == "sound":
                         self._blind.add(detection_key(d), d.start)
                         self._blind_labels.add(d.label)
+        self._decided = self._speech.note_decided(features)
         fresh = self._fresh(window, (d for f in features for d in f.detections))
         self._speech.note(fresh, window.start)
         heard_as_speech = _tagger_speech(features)
@@ -138,6 +140,15 @@ class RuleFuser(Fuser):
         return out
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _undecided(self, det: Detection) -> bool:
+        """A speech-blind sound waits until speech is decided around it (a speech detector's
+        ``decided``), or for the window that owns it; without a speech detector it need not wait."""
+        if detection_key(det) not in self._blind:
+            return False
+        if not self._speech.has_detector:
+            return False
+        return self._decided is None or det.end + SPEECH_MARGIN > self._decided
 
     def _tracker(self, name: str) -> SeriesTracker:
         kind = self._durative[name]

