@@ -56,8 +56,9 @@ class _Loop:
     audio_tb: Fraction | None
 
 
-def _render(width: int, height: int, fps: int, flashes: tuple[Fraction, ...], flash_frames: int):
-    n = int(LOOP * fps)
+def _render(width: int, height: int, fps: int, flashes: tuple[Fraction, ...], flash_frames: int,
+            loop: Fraction = LOOP):
+    n = int(loop * fps)
     lit = {round(t * fps) + i for t in flashes for i in range(flash_frames)}
     side = max(2, height // 4)
     for k in range(n):
@@ -71,9 +72,9 @@ def _render(width: int, height: int, fps: int, flashes: tuple[Fraction, ...], fl
         yield k, img
 
 
-def _speech_samples(path: str, at: Fraction) -> np.ndarray:
+def _speech_samples(path: str, at: Fraction, loop: Fraction = LOOP) -> np.ndarray:
     """One loop of audio at the feed's rate: the recording's first channel from ``at`` on."""
-    out = np.zeros(int(LOOP * _AUDIO_RATE), np.float32)
+    out = np.zeros(int(loop * _AUDIO_RATE), np.float32)
     with av.open(path) as src:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=_AUDIO_RATE)
         chunks = [f.to_ndarray().reshape(-1) for frame in src.decode(audio=0) for f in resampler.resample(frame)]
@@ -88,7 +89,7 @@ def _speech_samples(path: str, at: Fraction) -> np.ndarray:
 @functools.lru_cache(maxsize=8)
 def _encode_loop(width: int, height: int, fps: int, flashes: tuple[Fraction, ...], audio: bool,
                  codec: str, gop: int, flash_frames: int, speech: str | None = None,
-                 speech_at: Fraction = Fraction(1, 2)) -> _Loop:
+                 speech_at: Fraction = Fraction(1, 2), loop: Fraction = LOOP, beep_ms: int = 50) -> _Loop:
     """One loop, encoded once (cached): video without B-frames, MP2 audio in 24 ms frames."""
     buf = io.BytesIO()
     with av.open(buf, "w", format="mpegts") as out:
@@ -106,19 +107,19 @@ def _encode_loop(width: int, height: int, fps: int, flashes: tuple[Fraction, ...
         if audio:
             aus = out.add_stream("mp2", rate=_AUDIO_RATE, layout="mono")
             aus.codec_context.bit_rate = 96_000
-            samples = np.zeros(int(LOOP * _AUDIO_RATE), np.float32)
+            samples = np.zeros(int(loop * _AUDIO_RATE), np.float32)
             for t in () if speech else flashes:
                 a = int(t * _AUDIO_RATE)
-                b = a + _AUDIO_RATE // 20
+                b = a + _AUDIO_RATE * beep_ms // 1000
                 samples[a:b] = 0.5 * np.cos(2 * np.pi * 1000 * np.arange(b - a) / _AUDIO_RATE)
             if speech:
-                samples = _speech_samples(speech, speech_at)
+                samples = _speech_samples(speech, speech_at, loop)
             pcm = np.round(np.clip(samples, -1, 1) * 32767).astype(np.int16)
             for i in range(0, len(pcm), 1152):
                 frame = av.AudioFrame.from_ndarray(pcm[None, i:i + 1152], format="s16", layout="mono")
                 frame.sample_rate, frame.pts, frame.time_base = _AUDIO_RATE, i, Fraction(1, _AUDIO_RATE)
                 pending.append((Fraction(i, _AUDIO_RATE), frame))
-        for k, img in _render(width, height, fps, flashes, flash_frames):
+        for k, img in _render(width, height, fps, flashes, flash_frames, loop):
             while pending and pending[0][0] <= Fraction(k, fps):
                 out.mux(aus.encode(pending.pop(0)[1]))
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
@@ -214,7 +215,12 @@ class LiveFeed:
     def __init__(self, transport: Literal["tcp", "udp"] = "tcp", port: int = 0, *, size: tuple[int, int] = (320, 240),
                  fps: int = 25, flashes: tuple[float, ...] = (1.0,), audio: bool = True, codec: str = "mpeg2video",
                  gop: int = 12, flash_frames: int = 3, host: str = "127.0.0.1", speech: str | None = None,
-                 speech_at: float = 0.5) -> None:
+                 speech_at: float = 0.5, loop: Fraction = LOOP, beep_ms: int = 50) -> None:
+        """``loop``: seconds of one loop, a whole number of 40 ms video and 24 ms audio frames (4.8, 6,
+        7.2...); ``flashes``: times in the loop of a flash and its ``beep_ms`` beep."""
+        if (loop * 25).denominator != 1 or (loop * 1000 / 24).denominator != 1:
+            raise ValueError(f"loop {loop} s is not a whole number of 40 ms and 24 ms frames")
+        self.loop = Fraction(loop)
         if transport not in ("tcp", "udp"):
             raise ValueError(f"transport must be 'tcp' or 'udp', got {transport!r}")
         self.transport = transport
@@ -223,7 +229,8 @@ class LiveFeed:
         self.fps = fps
         self.flashes = tuple(Fraction(f).limit_denominator(fps) for f in flashes)
         self._loop = _encode_loop(size[0], size[1], fps, self.flashes, audio, codec, gop, flash_frames,
-                                  str(speech) if speech else None, Fraction(speech_at).limit_denominator(1000))
+                                  str(speech) if speech else None, Fraction(speech_at).limit_denominator(1000),
+                                  self.loop, beep_ms)
         self.port = port or _free_port(transport, host)
         #: ``time.monotonic()`` at which each flash frame was sent, and its media time in the feed
         self.flash_walls: list[float] = []
@@ -342,10 +349,10 @@ class LiveFeed:
             first_loop = self._loops_done
             n = first_loop
             while not self._stop.is_set():
-                base = LOOP * n
+                base = self.loop * n
                 for p in loop.packets:
                     tb = loop.video_tb if p.video else loop.audio_tb
-                    due = t0 + float(LOOP * (n - first_loop) + p.dts * tb)
+                    due = t0 + float(self.loop * (n - first_loop) + p.dts * tb)
                     delay = due - time.monotonic()
                     if delay > 0 and self._stop.wait(delay):
                         break
