@@ -57,8 +57,11 @@ def _worker(conn, sets: list[str]) -> None:
         def __init__(self) -> None:
             self.flashes: list[float] = []
             self.sounds: list[tuple[float, float, str]] = []  # (received, media start, label)
+            self.connected: float | None = None
 
         def emit(self, event) -> None:
+            if event["type"] == "streamfuse.source.connected" and self.connected is None:
+                self.connected = time.monotonic()
             if event["type"] == "streamfuse.flash":
                 self.flashes.append(time.monotonic())
             elif event["type"] == "streamfuse.sound" and event["data"]["phase"] in ("start", "instant"):
@@ -95,7 +98,7 @@ def _worker(conn, sets: list[str]) -> None:
             "frames_in": stats.frames_in, "dropped": dict(stats.dropped), "windows": stats.windows,
             "reconnects": stats.reconnects, "decode_errors": pipeline.reader.decode_errors,
             "frames_decoded": pipeline.reader.frames_decoded, "latencies": latencies,
-            "flash_events": sink.flashes, "sound_events": sink.sounds,
+            "flash_events": sink.flashes, "sound_events": sink.sounds, "connected": sink.connected,
             "cpu": (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime),
         })
 
@@ -138,7 +141,9 @@ def run_step(workers, feeds, n: int, seconds: float, extra: list[str]) -> dict:
     for feed, r in zip(feeds[:n], results):
         event_lat += _event_latencies(r["flash_events"], feed.flash_walls)
         # a beep goes with each flash: a sound event belongs to the last beep sent before it (within 3 s)
-        sent = [w for w in feed.flash_walls if w < t0 + seconds - 3.0]
+        # the beeps sent while the pipeline was connected (not those before it joined the feed)
+        joined = r["connected"] if r["connected"] is not None else t0
+        sent = [w for w in feed.flash_walls if joined + 0.2 <= w < t0 + seconds - 3.0]
         beeps_sent += len(sent)
         first: dict[float, tuple[float, str]] = {}
         for received, _, label in sorted(r["sound_events"]):
