@@ -14,9 +14,10 @@ on those clips, most frames skipped on a still camera with nothing happening).
 
 Detections, one per tracked object per examined frame in which it was found, reported by the
 window that owns the frame. A track's first frame is reported too, once the next examined frame
-confirms the track, when that first frame's window has not returned yet: always when the
-detector period ``1 / rate`` is at most the windows' look-ahead ``length - hop`` (1 s at 1 fps,
-the defaults); otherwise such an object is reported from its second frame on.
+confirms the track: by the window that owns it when that window has not returned yet (always when
+the detector period ``1 / rate`` is at most the windows' look-ahead ``length - hop``), else late,
+by the window being processed (the encoder declares a look-back of one detector period, so the
+fusion stage holds the object's series open for it and the object starts at its first frame).
 
 * ``kind="object"``, ``label`` = the COCO class name, for every class but person;
 * ``kind="person"``, ``label="person"``, for person tracks (the people the pipeline reports);
@@ -142,6 +143,9 @@ class ObjectsEncoder(BaseEncoder):
         key="objects", config=ObjectsConfig, modality="video",
         kinds=(EventKind("object", "durative", ("video",), TRACKED, doc="a tracked object: label = its COCO class"),
                EventKind("person", "durative", ("video",), TRACKED, doc="a person in view (a person track)")),
+        # a track's first frame is reported when the next examined frame confirms it: up to one
+        # detector period after that frame's window
+        lookback=lambda c: 1.0 / c.rate,
         models=_model_rows, resources=Resources(cpus=0.5),
     )
 
@@ -170,6 +174,7 @@ class ObjectsEncoder(BaseEncoder):
         self._tracks = Tracks(c.rate, c.lost_seconds, self._scores, c.low_score, c.match_iou)
         self._best: dict[int, tuple[float, Fraction, tuple[float, ...], Fraction]] = {}  # score, time, box, last
         self._last_raw: Raw | None = None  # the network's last answer (the motion gate reuses it)
+        self._late: list[Detection] = []  # first hits confirmed after their frame's window returned
 
     def __call__(self, window: Window) -> Features:
         if self._streams.is_new(window):
@@ -224,9 +229,11 @@ class ObjectsEncoder(BaseEncoder):
             for seen in update.seen:
                 self._note(seen, frame.time)
             for time, seen in update.first_hits:
+                self._note(seen, time)
                 if time in self._frames and self._frames[time] is not None:
                     self._frames[time].seen.append(seen)
-                    self._note(seen, time)
+                else:  # its frame's window has returned: reported late, with the next window
+                    self._late.append(self._detection(seen, time, frame.time, False))
 
     def _note(self, seen: Seen, time: Fraction) -> None:
         best = self._best.get(seen.track)
@@ -256,7 +263,8 @@ class ObjectsEncoder(BaseEncoder):
                 per_frame.append([self._detection(seen, frame.time, end, found.carried)
                                   for seen in sorted(found.seen, key=lambda s: (-s.score, s.track))])
             next_examined = frame.time
-        detections = [d for frame_detections in reversed(per_frame) for d in frame_detections]
+        detections = self._late + [d for frame_detections in reversed(per_frame) for d in frame_detections]
+        self._late = []
         objects = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
         return Features(self.name, self.modality, summary={"objects": objects, "people": people, "examined": examined},
                         detections=tuple(detections))
