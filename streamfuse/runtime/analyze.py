@@ -83,6 +83,7 @@ def analyze_source(source: Source, config: PipelineConfig, runtime, out_dir: str
         "windows": writer.windows, "events": dict(sorted(counts.items())),
         "transcript_segments": len({(s.start, s.text) for s in writer.transcript}),
         "decode": report.as_dict(),
+        "encoders_cpu_seconds": dict(getattr(runtime, "costs", None) or {}),
         "config": as_dict(config),
     }
     folder = writer.commit(summary)

@@ -17,8 +17,9 @@ cancels what has not started and joins every worker, so no thread outlives the r
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import Future
 from typing import Sequence
 
 from ..align.window import Window
@@ -54,6 +55,7 @@ class Lane:
         self._queue: deque[tuple[Window, Future]] = deque()
         self._cond = threading.Condition()
         self._closed = False
+        self.cpu_seconds = 0.0  # CPU time this lane's thread spent in the encoder
         self._thread = threading.Thread(target=self._work, name=f"{name}:{encoder.name}", daemon=True)
         self._thread.start()
 
@@ -86,6 +88,7 @@ class Lane:
             items = [(w, f) for w, f in items if f.set_running_or_notify_cancel()]
             if not items:
                 continue
+            began = time.thread_time()
             try:
                 if len(items) == 1:
                     results = [self.encoder(items[0][0])]
@@ -98,6 +101,8 @@ class Lane:
                 for _, f in items:
                     f.set_exception(exc)
                 continue
+            finally:
+                self.cpu_seconds += time.thread_time() - began
             for (_, f), result in zip(items, results):
                 f.set_result(result)
 
@@ -114,5 +119,9 @@ class Lanes:
         for lane in self._lanes:
             lane.close()
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds each encoder's lane has spent so far (what each part costs)."""
+        return {lane.encoder.name: round(lane.cpu_seconds, 3) for lane in self._lanes}
 
-__all__ = ["Lanes", "Lane", "Pending", "batch_size", "CancelledError"]
+
+__all__ = ["Lanes", "Lane", "Pending", "batch_size"]

@@ -29,6 +29,8 @@ class LocalRuntime:
 
     def __init__(self, clock=None) -> None:
         self.clock = clock
+        #: CPU seconds each encoder spent on the last source (``summary.json``: ``encoders_cpu_seconds``)
+        self.costs: dict[str, float] = {}
 
     def run(self, source: Source, config: PipelineConfig, on_window: OnWindow) -> DemuxReport:
         depth = config.runtime.max_in_flight
@@ -51,6 +53,7 @@ class LocalRuntime:
                 while pending:
                     finish_one()
             finally:
+                self.costs = encode.cpu_seconds()
                 encode.close()
         finally:
             if isinstance(stage, SourceProcess):

@@ -42,6 +42,10 @@ class EncodeStage:
     def __call__(self, window: Window) -> list[Features]:
         return self.submit(window).result()
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds each encoder has spent so far."""
+        return self._lanes.cpu_seconds()
+
     def close(self) -> None:
         self._lanes.close()
         for enc in self.encoders:
