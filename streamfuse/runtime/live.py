@@ -41,7 +41,7 @@ from ..events.cloudevents import make_event, run_token, short_type
 from ..fuse.fusion import FusedWindow
 from ..serve.metrics import Metrics
 from ..sinks.base import EventSink
-from ..sources.live import Arrival, LiveReader, SourceStatus
+from ..decode.live import Arrival, LiveReader, SourceStatus
 from ..sources.resolve import Source
 from ..timebase import as_fraction, to_float
 from .stages import EncodeStage, FuseStage
