@@ -13,6 +13,7 @@ from ..errors import ConfigError
 from .audio import LoudnessConfig, VadConfig
 from .base import Section, bounded
 from .live import LiveConfig
+from .sinks import SinksConfig
 from .text import AsrConfig, KeywordConfig, TextConfig
 from .video import FacesConfig, MotionConfig, PeopleConfig
 
@@ -104,3 +105,4 @@ class PipelineConfig(Section):
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
+    sinks: SinksConfig = field(default_factory=SinksConfig)

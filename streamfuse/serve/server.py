@@ -45,6 +45,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
+from ..config.loader import env_token
 from ..errors import ConfigError, StreamfuseError
 from ..sinks.durable import DurableLog
 from .filters import EventFilter
@@ -85,7 +86,7 @@ class EventServer:
                  require_token: bool = False, max_subscribers: int = 64, max_log_events: int = 10_000,
                  max_log_bytes: int = 32 << 20, metrics: Metrics | None = None, heartbeat: float = 15.0,
                  write_timeout: float = 30.0, start_timeout: float = 10.0) -> None:
-        token = token or os.environ.get("STREAMFUSE_TOKEN") or None
+        token = token or env_token()
         if token is None and (require_token or not is_loopback(host)):
             raise ConfigError(f"serving on {host} needs a bearer token: set STREAMFUSE_TOKEN or pass a token "
                               "(or bind 127.0.0.1)")
