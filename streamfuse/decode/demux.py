@@ -23,8 +23,9 @@ from ..config.pipeline import DecodeConfig
 from ..errors import MediaDecodeError, SourceNotFoundError, SourceUnreachableError, UnsupportedSourceError
 from ..sources.resolve import Source
 from .audio_clock import AudioClock
+from .limits import audio_problem, video_problem
 from .payloads import AudioClip, TextSegment, VideoFrame
-from .subtitles import TEXT_CODECS, packet_segments, read_sidecar
+from .subtitles import TEXT_CODECS, CueLimit, packet_segments, read_sidecar
 from .video_sampler import VideoSampler
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,9 @@ class DemuxReport:
     truncated: bool = False
     skipped_nonref: bool = False  # frames no other frame refers to were not decoded
     media_end: float = 0.0
+    #: one-line notes for the user about what was left out and why (a stream with an impossible
+    #: header, subtitle cues outside the media or past the cap, ...); the rest was analysed
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -104,7 +108,9 @@ def open_container(source: Source, timeout: float = 15.0, options: dict[str, str
         opts = {"rw_timeout": str(int(read_timeout * 1_000_000))}
     opts.update(options or {})
     try:
-        return av.open(source.uri, mode="r", format=format, options=opts, timeout=(timeout, read_timeout))
+        # metadata is decoded tolerantly: a damaged tag must not make the media unreadable
+        return av.open(source.uri, mode="r", format=format, options=opts, timeout=(timeout, read_timeout),
+                       metadata_errors="replace")
     except FileNotFoundError:
         raise SourceNotFoundError(f"{source.display}: no such file") from None
     except PermissionError:
@@ -117,6 +123,9 @@ def open_container(source: Source, timeout: float = 15.0, options: dict[str, str
         raise SourceUnreachableError(f"{source.display}: HTTP error ({exc.strerror or exc}); check the URL") from None
     except (av.error.ConnectionRefusedError, av.error.TimeoutError, av.error.ConnectionResetError,
             OSError) as exc:
+        if "://" not in source.uri:  # a local file: nothing to connect to
+            raise UnsupportedSourceError(f"{source.display}: FFmpeg cannot open it "
+                                         f"({getattr(exc, 'strerror', None) or exc}); the file may be damaged") from None
         raise SourceUnreachableError(f"{source.display}: cannot connect ({getattr(exc, 'strerror', None) or exc}); "
                                      "check the address and that the server is up") from None
     except av.error.ExitError:  # PyAV's open timeout interrupted FFmpeg
@@ -194,10 +203,36 @@ class Demuxer:
     # -- the pass ----------------------------------------------------------------------------
 
     def _run(self, container) -> Iterator[Item]:
-        video, audio, subs = pick_streams(container)
-        yield from self._start(container, video, audio, subs)
-        yield from self._packets(container, [s for s in (video, audio, *subs) if s is not None])
+        yield from self._start(container, *pick_streams(container))
+        wanted = [d.stream for d in (self._video, self._audio) if d is not None] + self._subs
+        yield from self._packets(container, wanted)
         yield from self._finish(container)
+
+    def _usable(self, video, audio, subs):
+        """The streams whose headers are plausible (see :mod:`.limits`); each one left out is
+        reported in ``warnings``, and a source left with nothing is an error naming why."""
+        problems = []
+        if video is not None:
+            ctx = video.codec_context
+            problem = video_problem(ctx.width, ctx.height)
+            if problem is not None and not (self.source.live and ctx.width == 0 == ctx.height):
+                problems.append(problem)
+                video = None
+        if audio is not None:
+            ctx = audio.codec_context
+            problem = audio_problem(ctx.sample_rate, ctx.channels)
+            if problem is None and ctx.channels == 0 and not self.source.live:
+                problem = ("the audio stream states no usable channel layout (missing, or more channels than "
+                           "FFmpeg decodes, in its header)")
+            if problem is not None:
+                problems.append(problem)
+                audio = None
+        if video is None and audio is None and not subs:
+            if problems:
+                raise UnsupportedSourceError(f"{self.source.display}: {'; '.join(problems)}")
+            raise UnsupportedSourceError(f"{self.source.display}: has no video, audio or subtitle stream")
+        self.report.warnings.extend(f"{p}; it was left out" for p in problems)
+        return video, audio, subs
 
     def _start(self, container, video, audio, subs) -> Iterator[Item]:
         """Report what the container holds, set the origin and the per-stream decoders up, close
@@ -205,8 +240,7 @@ class Demuxer:
         rep = self.report
         rep.container = container.format.name
         rep.duration = container.duration / 1_000_000 if container.duration else None
-        if video is None and audio is None and not subs:
-            raise UnsupportedSourceError(f"{self.source.display}: has no video, audio or subtitle stream")
+        video, audio, subs = self._usable(video, audio, subs)
         self.origin = media_origin(container, [video, audio])
         self._video = VideoSampler(video, self.origin, self.config, rep) if video is not None else None
         if video is None:
@@ -214,16 +248,16 @@ class Demuxer:
         self._audio = AudioClock(audio, self.origin, rep) if audio is not None else None
         if audio is None:
             yield StreamClosed("audio")
-        self._subs = bool(subs)
+        self._subs = subs
+        self._cues = CueLimit(Fraction(rep.duration).limit_denominator(1000) if rep.duration else None)
         sidecar = read_sidecar(self._sidecar) if self._sidecar else []
         if sidecar or subs:
             rep.streams.append("text")
-        for seg in sidecar:
-            rep.subtitle_cues += 1
-            yield seg
+        yield from self._admitted(sidecar)
         if not subs:
             yield StreamClosed("text")
         self._position = Fraction(0)  # how far the demuxed packets have reached, in media time
+        self._video_corrupt = False  # whether the last decoded video frame came with errors
 
     def _packets(self, container, wanted) -> Iterator[Item]:
         """The packet loop: decode every packet of the ``wanted`` streams, skip (and report) what
@@ -249,9 +283,7 @@ class Demuxer:
                 continue
             self._advance(packet)
             if packet.stream.type == "subtitle":
-                for seg in packet_segments(packet, self.origin):
-                    rep.subtitle_cues += 1
-                    yield seg
+                yield from self._admitted(packet_segments(packet, self.origin))
                 continue
             try:
                 frames = packet.decode()
@@ -261,9 +293,8 @@ class Demuxer:
                 continue
             if packet.is_corrupt and packet.size:
                 yield self._damaged(packet, ValueError("packet flagged corrupt"))
-            video = packet.stream.type == "video"
-            for frame in frames:
-                yield from self._video.items(frame) if video else self._audio.items(frame)
+            decoder = self._video if packet.stream.type == "video" else self._audio
+            yield from self._decoded(decoder, frames)
             if self._subs:
                 yield StreamBound("text", max(Fraction(0), self._position - _SUBTITLE_SLACK))
             total = rep.frames_decoded + rep.decode_errors
@@ -271,10 +302,50 @@ class Demuxer:
                 raise MediaDecodeError(f"{self.source.display}: more than {cfg.max_corrupt_fraction:.0%} of the "
                                        "packets are corrupt; the file is damaged beyond use")
 
+    def _admitted(self, segments) -> Iterator[TextSegment]:
+        for seg in segments:
+            seg = self._cues.admit(seg)
+            if seg is not None:
+                self.report.subtitle_cues += 1
+                yield seg
+
     def _advance(self, packet: av.Packet) -> None:
         ts = packet.pts if packet.pts is not None else packet.dts
         if ts is not None:
             self._position = max(self._position, ts * packet.time_base - self.origin)
+
+    def _decoded(self, decoder, frames) -> Iterator[Item]:
+        """The items of decoded ``frames``: a frame the decoder flagged corrupt (concealed errors) is
+        used but reported as damage; a frame whose parameters are impossible is skipped as damage."""
+        video = decoder is self._video
+        for frame in frames:
+            if video:
+                problem = video_problem(frame.width, frame.height)
+                self._video_corrupt = frame.is_corrupt
+            else:
+                problem = audio_problem(frame.sample_rate, frame.layout.nb_channels)
+            if problem is not None or frame.is_corrupt:
+                yield self._frame_damaged(frame, decoder, problem or "decoded with errors (concealed)")
+            if problem is None:
+                yield from decoder.items(frame)
+
+    def _frame_damaged(self, frame, decoder, reason: str) -> Damage:
+        """Count and report a damaged decoded frame (its own span, else from the read position)."""
+        rep = self.report
+        rep.decode_errors += 1
+        start = self._position
+        if frame.pts is not None and frame.time_base is not None:
+            start = max(Fraction(0), frame.pts * frame.time_base - self.origin)
+        if decoder is self._video:
+            dur = decoder.nominal
+        else:
+            dur = Fraction(frame.samples, frame.sample_rate) if frame.sample_rate > 0 else _DAMAGE_FALLBACK
+        reason = f"{decoder.stream.type} frame {reason}"
+        if rep.damaged and rep.damaged[-1][2] == reason and rep.damaged[-1][0] <= float(start) <= rep.damaged[-1][1]:
+            rep.damaged[-1] = (rep.damaged[-1][0], max(rep.damaged[-1][1], float(start + dur)), reason)
+        else:
+            rep.damaged.append((float(start), float(start + dur), reason))
+        return Damage(start, start + dur, reason)
 
     def _damaged(self, packet: av.Packet, exc: BaseException) -> Damage:
         """Count and report a packet that did not decode (its own span, else from the read position)."""
@@ -296,8 +367,7 @@ class Demuxer:
             if decoder is None:
                 continue
             try:
-                for frame in decoder.stream.codec_context.decode(None):
-                    yield from decoder.items(frame)
+                yield from self._decoded(decoder, decoder.stream.codec_context.decode(None))
             except av.error.FFmpegError as exc:  # EOF on an already drained decoder
                 log.debug("flush of %s: %s", decoder.stream.type, exc)
         if self._audio is not None:
@@ -310,5 +380,9 @@ class Demuxer:
         if rep.duration and container.format.name.split(",")[0] in _INDEXED_FORMATS:
             if media_end < Fraction(rep.duration).limit_denominator(1000) - Fraction(1, 2):
                 rep.truncated = True
+        elif self._video_corrupt:
+            # no index to check the length against, but the stream ends inside a picture: cut short
+            rep.truncated = True
+        rep.warnings.extend(self._cues.warnings())
         if rep.truncated:
-            rep.damaged.append((float(media_end), float(rep.duration or media_end), "file ends early (truncated)"))
+            rep.damaged.append((float(media_end), max(float(media_end), rep.duration or 0.0), "file ends early (truncated)"))

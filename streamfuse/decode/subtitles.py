@@ -4,6 +4,9 @@ values in media time (half-open ``[start, end)``, Fraction seconds)."""
 
 from __future__ import annotations
 
+import math
+import os
+import re
 from fractions import Fraction
 from typing import Iterator
 
@@ -15,14 +18,26 @@ from .payloads import TextSegment
 
 #: codecs of embedded subtitle streams that carry text (bitmap subtitles are not read)
 TEXT_CODECS = frozenset({"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text", "microdvd", "subviewer"})
+#: an HTML-ish tag in subtitle text (``<i>``, ``</font>``), as pysubs2 strips them
+_HTML_TAG = re.compile(r"< */? *[a-zA-Z][^>]*>")
 #: an embedded cue without a duration is shown this long
 _DEFAULT_CUE = Fraction(2)
+#: subtitles people read show at most a few cues a second (word-by-word karaoke tracks about five);
+#: past this many per second of media a track is a flood, and the cues past the cap are dropped
+MAX_CUES_PER_SECOND = 10
+#: ... but a track may always hold this many cues, however short the media
+MIN_CUE_CAP = 100
+#: a closing cue may outlast the picture by this much (credits); a longer one is cut there
+CUE_OVERHANG = Fraction(5)
+#: sidecar files larger than this are not read (real tracks are well under 2 MB; parsing costs
+#: about 100 bytes of memory and 50 microseconds per byte-sized cue)
+MAX_SIDECAR_BYTES = 8 << 20
 
 
 def plain_text(ass_or_text: str) -> str:
     """Subtitle markup (ASS override tags, ``\\N``, HTML-ish tags) as one line of plain text."""
-    text = pysubs2.SSAEvent(text=ass_or_text).plaintext
-    return " ".join(text.replace("<i>", "").replace("</i>", "").replace("<b>", "").replace("</b>", "").split())
+    text = _HTML_TAG.sub("", pysubs2.SSAEvent(text=ass_or_text).plaintext)
+    return " ".join(text.split())
 
 
 def ass_dialogue_text(rect_ass: str) -> str:
@@ -33,9 +48,18 @@ def ass_dialogue_text(rect_ass: str) -> str:
 
 
 def read_sidecar(path: str, offset: Fraction = Fraction(0)) -> list[TextSegment]:
-    """Cues of a subtitle file as text segments in media time (``offset`` is subtracted)."""
+    """Cues of a subtitle file as text segments in media time (``offset`` is subtracted), sorted
+    by start. A file over :data:`MAX_SIDECAR_BYTES` is refused before it is read."""
     try:
-        subs = pysubs2.load(path)
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0  # reported by the load below
+    if size > MAX_SIDECAR_BYTES:
+        raise UnsupportedSourceError(f"{path}: a subtitle file of {size / (1 << 20):.1f} MB; at most "
+                                     f"{MAX_SIDECAR_BYTES >> 20} MB are read (subtitle tracks are rarely over 2 MB)")
+    try:
+        # tags are stripped by plain_text; converting them to ASS first would double the parsing cost
+        subs = pysubs2.load(path, keep_html_tags=True)
     except (pysubs2.exceptions.Pysubs2Error, UnicodeDecodeError, ValueError, OSError) as exc:
         raise UnsupportedSourceError(f"{path}: cannot read subtitles ({exc.__class__.__name__}); "
                                      "use a valid .srt, .vtt or .ass file") from None
@@ -55,8 +79,51 @@ def read_sidecar(path: str, offset: Fraction = Fraction(0)) -> list[TextSegment]
     return segments
 
 
+class CueLimit:
+    """Admits subtitle cues that fall inside the media, at most a cap, before they reach the aligner.
+
+    ``duration`` is the media's (None when the container does not say). Cues starting at or after
+    it are dropped (they would only stretch the analysis past the media), ends are cut to at most
+    :data:`CUE_OVERHANG` past it, and at most ``max(MIN_CUE_CAP, MAX_CUES_PER_SECOND * duration)``
+    cues are kept (without a duration: per second of media up to the cue). :meth:`warnings` says
+    what was dropped. Constant work per cue."""
+
+    def __init__(self, duration: Fraction | None) -> None:
+        self.duration = duration
+        self.kept = self.outside = self.flooded = 0
+
+    def _cap(self, seg: TextSegment) -> int:
+        span = self.duration if self.duration is not None else seg.end
+        return max(MIN_CUE_CAP, math.ceil(MAX_CUES_PER_SECOND * span))
+
+    def admit(self, seg: TextSegment) -> TextSegment | None:
+        """``seg`` as it goes on (its end cut if needed), or None when it is dropped."""
+        if self.duration is not None:
+            if seg.start >= self.duration:
+                self.outside += 1
+                return None
+            if seg.end > self.duration + CUE_OVERHANG:
+                seg = TextSegment(seg.start, self.duration + CUE_OVERHANG, seg.text, seg.origin, seg.words)
+        if self.kept >= self._cap(seg):
+            self.flooded += 1
+            return None
+        self.kept += 1
+        return seg
+
+    def warnings(self) -> list[str]:
+        out = []
+        if self.outside:
+            out.append(f"{self.outside} subtitle cue(s) start after the media ends ({float(self.duration):.2f} s) "
+                       "and were ignored")
+        if self.flooded:
+            total = self.kept + self.flooded
+            out.append(f"subtitles: kept {self.kept} of {total} cues; more than {MAX_CUES_PER_SECOND} a second of "
+                       "media is a flood, not subtitles, and the rest were dropped")
+        return out
+
+
 def _text(raw: str | bytes) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
 
 
 def packet_segments(packet: av.Packet, origin: Fraction) -> Iterator[TextSegment]:
