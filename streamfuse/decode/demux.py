@@ -13,6 +13,8 @@ never by counting frames (:mod:`.video_sampler`); audio runs on one sample clock
 from __future__ import annotations
 
 import logging
+import math
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Iterator, Union
@@ -22,6 +24,7 @@ import av
 from ..config.pipeline import DecodeConfig
 from ..errors import MediaDecodeError, SourceNotFoundError, SourceUnreachableError, UnsupportedSourceError
 from ..sources.resolve import Source
+from . import mkv_resync
 from .audio_clock import AudioClock
 from .limits import audio_problem, video_problem
 from .payloads import AudioClip, TextSegment, VideoFrame
@@ -38,6 +41,13 @@ _DAMAGE_FALLBACK = Fraction(1, 25)
 _MAX_FAILED_READS = 50
 #: decode errors below this count never end a file (the corrupt-share check starts after it)
 _MIN_ERRORS_TO_GIVE_UP = 20
+#: resynchronisations past damage in one Matroska file, at most
+_MAX_RESYNCS = 100
+#: blocks read after a resync may start this much before where reading had got to (B-frames)
+_RESUME_SLACK = Fraction(1, 2)
+#: a Matroska packet starting this many bytes after the previous one ended means FFmpeg skipped
+#: damaged data (intact files leave a few dozen bytes of element headers between packets)
+_MKV_GAP = 1024
 #: containers whose stated duration is an index, so media ending well before it means truncation
 _INDEXED_FORMATS = ("mov", "matroska", "flac", "wav", "ogg")
 
@@ -195,10 +205,13 @@ class Demuxer:
     def __iter__(self) -> Iterator[Item]:
         self.open()
         container, self._container = self._container, None
+        self._resumed: list[mkv_resync.Resumed] = []  # views of a damaged file past its damage
         try:
             yield from self._run(container)
         finally:
             container.close()
+            for resumed in self._resumed:
+                resumed.close()
 
     # -- the pass ----------------------------------------------------------------------------
 
@@ -257,43 +270,33 @@ class Demuxer:
         if not subs:
             yield StreamClosed("text")
         self._position = Fraction(0)  # how far the demuxed packets have reached, in media time
+        self._last_time = Fraction(0)  # the time of the last packet with one
         self._video_corrupt = False  # whether the last decoded video frame came with errors
+        self._tail_damage: Damage | None = None  # the file is unreadable from here on (damaged, not cut short)
 
     def _packets(self, container, wanted) -> Iterator[Item]:
         """The packet loop: decode every packet of the ``wanted`` streams, skip (and report) what
-        does not decode, resynchronise after read errors."""
+        does not decode, resynchronise after read errors and damage."""
         cfg, rep = self.config, self.report
-        failed_reads = 0
-        demux = container.demux(wanted)
-        while True:
-            try:
-                packet = next(demux)
-            except (StopIteration, av.error.EOFError):
-                break
-            except av.error.FFmpegError as exc:
-                # a read error inside the file: note it and try to resynchronise
-                failed_reads += 1
-                rep.decode_errors += 1
-                if failed_reads > _MAX_FAILED_READS:
-                    rep.truncated = True
-                    rep.damaged.append((float(self._position), float(self._position), f"read error: {exc}"))
-                    yield Damage(self._position, self._position, f"read error, gave up: {exc}")
-                    break
-                demux = container.demux(wanted)
+        for packet in self._read(container, wanted):
+            if isinstance(packet, Damage):
+                yield packet
                 continue
             self._advance(packet)
             if packet.stream.type == "subtitle":
                 yield from self._admitted(packet_segments(packet, self.origin))
                 continue
+            decoder = self._video if packet.stream.type == "video" else self._audio
             try:
-                frames = packet.decode()
+                # the decoder of the stream first opened: after a resync the packets come from a
+                # second container, and the decoder keeps its state (references, sample clock)
+                frames = decoder.stream.codec_context.decode(packet)
             except av.error.FFmpegError as exc:
                 if packet.size:
                     yield self._damaged(packet, exc)
                 continue
             if packet.is_corrupt and packet.size:
                 yield self._damaged(packet, ValueError("packet flagged corrupt"))
-            decoder = self._video if packet.stream.type == "video" else self._audio
             yield from self._decoded(decoder, frames)
             if self._subs:
                 yield StreamBound("text", max(Fraction(0), self._position - _SUBTITLE_SLACK))
@@ -301,6 +304,103 @@ class Demuxer:
             if rep.decode_errors > _MIN_ERRORS_TO_GIVE_UP and rep.decode_errors > cfg.max_corrupt_fraction * total:
                 raise MediaDecodeError(f"{self.source.display}: more than {cfg.max_corrupt_fraction:.0%} of the "
                                        "packets are corrupt; the file is damaged beyond use")
+
+    def _read(self, container, wanted) -> Iterator[av.Packet | Damage]:
+        """The packets of the ``wanted`` streams in demux order. A read error is retried (FFmpeg
+        resynchronises) up to ``_MAX_FAILED_READS`` times in a row. In a local Matroska file,
+        bytes FFmpeg skipped are reported as damage, and where it stops before the end of the
+        media the rest is read from the next intact block (:mod:`.mkv_resync`)."""
+        rep = self.report
+        mkv = (container.format.name.split(",")[0] == "matroska" and "://" not in self.source.uri
+               and not self.source.live and os.path.isfile(self.source.uri))
+        indexes = {s.index for s in wanted}
+        file_offset = None  # maps packet positions of a resumed view back to the file's
+        byte_end = None  # where the last packet read ended, in the file
+        resumed_from: tuple[Fraction, int] | None = None
+        for _ in range(_MAX_RESYNCS + 1):
+            failed_reads = 0
+            flushes: list[av.Packet] = []
+            demux = container.demux() if mkv else container.demux(wanted)
+            while True:
+                try:
+                    packet = next(demux)
+                except (StopIteration, av.error.EOFError):
+                    break
+                except av.error.FFmpegError as exc:
+                    # a read error inside the file: note it and try to resynchronise
+                    failed_reads += 1
+                    rep.decode_errors += 1
+                    if failed_reads > _MAX_FAILED_READS:
+                        rep.truncated = True
+                        rep.damaged.append((float(self._position), float(self._position), f"read error: {exc}"))
+                        yield Damage(self._position, self._position, f"read error, gave up: {exc}")
+                        return
+                    demux = container.demux() if mkv else container.demux(wanted)
+                    continue
+                failed_reads = 0
+                if mkv and not packet.size and packet.pts is None:
+                    flushes.append(packet)  # PyAV's end-of-stream packets: held until no resync follows
+                    continue
+                if mkv and packet.pos is not None and packet.pos >= 0 and packet.size:
+                    pos = file_offset(packet.pos) if file_offset else packet.pos
+                    if resumed_from is None and byte_end is not None and pos > byte_end + _MKV_GAP:
+                        resumed_from = (self._last_time, pos - byte_end)
+                    byte_end = pos + packet.size
+                if packet.stream.index not in indexes:
+                    continue
+                if resumed_from is not None:
+                    damage = self._skipped(packet, *resumed_from)
+                    if damage is not None:
+                        resumed_from = None
+                        yield damage
+                yield packet
+            resumed = self._resume(byte_end, container.streams) if mkv and byte_end is not None else None
+            if resumed is None:
+                yield from (p for p in flushes if p.stream.index in indexes)
+                if self._tail_damage is not None:
+                    yield self._tail_damage
+                return
+            self._resumed.append(resumed)
+            container, file_offset = resumed.container, resumed.file_offset
+            wanted = [container.streams[i] for i in sorted(indexes)]
+            resumed_from = (self._last_time, 0)
+
+    def _resume(self, byte_end: int, streams):
+        """The rest of a Matroska file that FFmpeg stopped reading before its media ended, or None."""
+        rep = self.report
+        duration = Fraction(rep.duration).limit_denominator(1000) if rep.duration else None
+        if duration is None or self._position >= duration - Fraction(1, 2):
+            return None
+        path = self.source.uri
+        # resumed blocks must not go back in time past B-frame reordering (see resume_after)
+        time_base = streams[0].time_base
+        not_before = math.floor((self._position + self.origin - _RESUME_SLACK) / time_base)
+        resume = mkv_resync.resume_after(path, byte_end, len(streams), not_before)
+        if resume is None:
+            if mkv_resync.runs_past_end(path, byte_end):
+                return None  # cut short: reported as truncated
+            reason = f"unreadable from byte {byte_end} to the end of the file"
+            rep.decode_errors += 1
+            rep.damaged.append((float(self._position), float(duration), reason))
+            self._tail_damage = Damage(self._position, duration, reason)
+            return None
+        try:
+            return mkv_resync.Resumed(path, resume)
+        except (av.error.FFmpegError, OSError) as exc:
+            log.debug("resuming %s at byte %d: %s", self.source.display, resume.offset, exc)
+            return None
+
+    def _skipped(self, packet: av.Packet, since: Fraction, nbytes: int) -> Damage | None:
+        """The damage between ``since`` and ``packet``, the first packet read after skipped bytes
+        (None while packets come without timestamps)."""
+        ts = packet.pts if packet.pts is not None else packet.dts
+        if ts is None:
+            return None
+        until = max(since + _DAMAGE_FALLBACK, ts * packet.time_base - self.origin)
+        reason = f"unreadable data skipped ({nbytes} bytes)" if nbytes else "unreadable data skipped"
+        self.report.decode_errors += 1
+        self.report.damaged.append((float(since), float(until), reason))
+        return Damage(since, until, reason)
 
     def _admitted(self, segments) -> Iterator[TextSegment]:
         for seg in segments:
@@ -312,7 +412,8 @@ class Demuxer:
     def _advance(self, packet: av.Packet) -> None:
         ts = packet.pts if packet.pts is not None else packet.dts
         if ts is not None:
-            self._position = max(self._position, ts * packet.time_base - self.origin)
+            self._last_time = max(Fraction(0), ts * packet.time_base - self.origin)
+            self._position = max(self._position, self._last_time)
 
     def _decoded(self, decoder, frames) -> Iterator[Item]:
         """The items of decoded ``frames``: a frame the decoder flagged corrupt (concealed errors) is
@@ -377,7 +478,9 @@ class Demuxer:
                 yield StreamClosed(stream)
         media_end = max(self._audio.end if self._audio else Fraction(0), self._video.end if self._video else Fraction(0))
         rep.media_end = float(media_end)
-        if rep.duration and container.format.name.split(",")[0] in _INDEXED_FORMATS:
+        if self._tail_damage is not None:
+            pass  # damaged, not cut short: reported as damage
+        elif rep.duration and container.format.name.split(",")[0] in _INDEXED_FORMATS:
             if media_end < Fraction(rep.duration).limit_denominator(1000) - Fraction(1, 2):
                 rep.truncated = True
         elif self._video_corrupt:
