@@ -316,7 +316,7 @@ class Demuxer:
         indexes = {s.index for s in wanted}
         file_offset = None  # maps packet positions of a resumed view back to the file's
         byte_end = None  # where the last packet read ended, in the file
-        resumed_from: tuple[Fraction, int] | None = None
+        resumed_from: tuple[Fraction, Fraction, int] | None = None  # (last time, furthest time, bytes skipped)
         for _ in range(_MAX_RESYNCS + 1):
             failed_reads = 0
             flushes: list[av.Packet] = []
@@ -344,7 +344,7 @@ class Demuxer:
                 if mkv and packet.pos is not None and packet.pos >= 0 and packet.size:
                     pos = file_offset(packet.pos) if file_offset else packet.pos
                     if resumed_from is None and byte_end is not None and pos > byte_end + _MKV_GAP:
-                        resumed_from = (self._last_time, pos - byte_end)
+                        resumed_from = (self._last_time, self._position, pos - byte_end)
                     byte_end = pos + packet.size
                 if packet.stream.index not in indexes:
                     continue
@@ -363,7 +363,7 @@ class Demuxer:
             self._resumed.append(resumed)
             container, file_offset = resumed.container, resumed.file_offset
             wanted = [container.streams[i] for i in sorted(indexes)]
-            resumed_from = (self._last_time, 0)
+            resumed_from = (self._last_time, self._position, 0)
 
     def _resume(self, byte_end: int, streams):
         """The rest of a Matroska file that FFmpeg stopped reading before its media ended, or None."""
@@ -390,13 +390,17 @@ class Demuxer:
             log.debug("resuming %s at byte %d: %s", self.source.display, resume.offset, exc)
             return None
 
-    def _skipped(self, packet: av.Packet, since: Fraction, nbytes: int) -> Damage | None:
-        """The damage between ``since`` and ``packet``, the first packet read after skipped bytes
-        (None while packets come without timestamps)."""
+    def _skipped(self, packet: av.Packet, last: Fraction, furthest: Fraction, nbytes: int) -> Damage | None:
+        """The damage around skipped bytes, given the time of the packet read ``last`` before them,
+        the ``furthest`` time read by then, and ``packet``, the first read after them (None while
+        packets come without timestamps). Frames are stored out of presentation order (B-frames),
+        so the span runs from the earlier to the later of those times, and one frame on."""
         ts = packet.pts if packet.pts is not None else packet.dts
         if ts is None:
             return None
-        until = max(since + _DAMAGE_FALLBACK, ts * packet.time_base - self.origin)
+        after = max(Fraction(0), ts * packet.time_base - self.origin)
+        since = min(last, after)
+        until = max(furthest, after) + _DAMAGE_FALLBACK
         reason = f"unreadable data skipped ({nbytes} bytes)" if nbytes else "unreadable data skipped"
         self.report.decode_errors += 1
         self.report.damaged.append((float(since), float(until), reason))
