@@ -151,7 +151,7 @@ def pick_streams(container: av.container.InputContainer):
     video = next((s for s in container.streams.video
                   if not (s.disposition & av.stream.Disposition.attached_pic)), None)
     audio = container.streams.audio[0] if container.streams.audio else None
-    subs = [s for s in container.streams.subtitles if s.codec_context.name in TEXT_CODECS]
+    subs = [s for s in container.streams.subtitles if s.codec_context is not None and s.codec_context.name in TEXT_CODECS]
     return video, audio, subs[:1]
 
 
@@ -225,6 +225,11 @@ class Demuxer:
         """The streams whose headers are plausible (see :mod:`.limits`); each one left out is
         reported in ``warnings``, and a source left with nothing is an error naming why."""
         problems = []
+        for stream in (video, audio):
+            if stream is not None and stream.codec_context is None:  # a codec id FFmpeg has no decoder for
+                problems.append(f"the {stream.type} stream's codec is not one FFmpeg can decode")
+        video = video if video is not None and video.codec_context is not None else None
+        audio = audio if audio is not None and audio.codec_context is not None else None
         if video is not None:
             ctx = video.codec_context
             problem = video_problem(ctx.width, ctx.height)
@@ -245,6 +250,7 @@ class Demuxer:
                 raise UnsupportedSourceError(f"{self.source.display}: {'; '.join(problems)}")
             raise UnsupportedSourceError(f"{self.source.display}: has no video, audio or subtitle stream")
         self.report.warnings.extend(f"{p}; it was left out" for p in problems)
+        self._left_out = bool(problems)
         return video, audio, subs
 
     def _start(self, container, video, audio, subs) -> Iterator[Item]:
@@ -482,8 +488,8 @@ class Demuxer:
                 yield StreamClosed(stream)
         media_end = max(self._audio.end if self._audio else Fraction(0), self._video.end if self._video else Fraction(0))
         rep.media_end = float(media_end)
-        if self._tail_damage is not None:
-            pass  # damaged, not cut short: reported as damage
+        if self._tail_damage is not None or self._left_out:
+            pass  # damaged, not cut short: reported as damage; or a stream left out, so shorter
         elif rep.duration and container.format.name.split(",")[0] in _INDEXED_FORMATS:
             if media_end < Fraction(rep.duration).limit_denominator(1000) - Fraction(1, 2):
                 rep.truncated = True
