@@ -26,6 +26,13 @@ _AUDIO_JITTER = Fraction(1, 50)
 #: decoded audio is handed on in clips of at least this many samples (0.1 s at 16 kHz; an AAC
 #: frame is 1024 samples at the source rate, so this is ~5x fewer items to align)
 _AUDIO_CHUNK = SAMPLE_RATE // 10
+#: a gap is filled with zeros in clips of at most this many samples (60 s), so that a long one costs
+#: no more memory than a minute of audio
+_MAX_GAP_CLIP = 60 * SAMPLE_RATE
+
+
+class FrameRejected(ValueError):
+    """A decoded frame the clock could not take; its span was handed on as missing audio."""
 
 
 class AudioClock:
@@ -44,6 +51,7 @@ class AudioClock:
         self.end = Fraction(0)
         self.pending: list[np.ndarray] = []  # resampled audio not yet handed on, contiguous from pending_start
         self.pending_start = 0
+        self.layout: tuple[str, str, int] | None = None  # (format, channel layout, rate) the resampler takes
 
     def items(self, frame: av.AudioFrame) -> Iterator[AudioClip]:
         """The clips that one decoded ``frame`` completes (often none: they are gathered)."""
@@ -58,16 +66,34 @@ class AudioClock:
             self.resampler = None
             start = seconds_to_samples(t)
             clock = self.clock
-            if clock is not None and start > clock:
-                yield AudioClip(clock, np.zeros(start - clock, np.float32), missing=((clock, start),))
+            for a in range(clock, start, _MAX_GAP_CLIP) if clock is not None else ():  # in bounded pieces
+                b = min(start, a + _MAX_GAP_CLIP)
+                yield AudioClip(a, np.zeros(b - a, np.float32), missing=((a, b),))
             self.clock = max(start, clock or 0) if clock is not None else start
         self.in_time = t + frame_dur
         if self.clock is None:
             self.clock = seconds_to_samples(t)
+        layout = (frame.format.name, frame.layout.name, frame.sample_rate)
+        if self.resampler is not None and layout != self.layout:
+            # the stream changed format, channels or rate mid-way: drain, then resample anew
+            yield from self._drain()
+            self.resampler = None
         if self.resampler is None:
             self.resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+            self.layout = layout
         frame.pts = None  # the sample clock above is the timing; let the resampler not second-guess it
-        yield from self._emit(self.resampler.resample(frame))
+        try:
+            out = self.resampler.resample(frame)
+        except (av.error.FFmpegError, ValueError) as exc:
+            # a layout FFmpeg cannot mix down (channels without positions, ...): the frame's span is
+            # missing audio, the clock goes on, and the next frame gets a new resampler
+            self.resampler = None
+            yield from self._emit((), flush=True)
+            n = seconds_to_samples(frame_dur)
+            yield AudioClip(self.clock, np.zeros(n, np.float32), missing=((self.clock, self.clock + n),) if n else ())
+            self.clock += n
+            raise FrameRejected(f"could not be mixed down ({frame.layout.name}: {exc})") from None
+        yield from self._emit(out)
 
     def flush(self) -> Iterator[AudioClip]:
         """End of stream: what the resampler still holds, and every gathered sample."""

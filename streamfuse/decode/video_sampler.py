@@ -26,8 +26,12 @@ if TYPE_CHECKING:
 #: with ``decode.threads`` 0 (auto), frames up to this size decode on one thread when unreferenced
 #: frames are skipped (see DecodeConfig)
 _ONE_THREAD = 1280 * 720
-#: the frame duration assumed when the stream states no rate
+#: the frame duration assumed when the stream states no rate, or an impossible one
 _FALLBACK_FRAME = Fraction(1, 25)
+#: frame durations outside [_MIN_FRAME, MAX_FRAME_DURATION] are damaged headers (a still shown
+#: longer than a minute is taken to last a minute: the media's end is not stretched by it)
+_MIN_FRAME = Fraction(1, 1000)
+MAX_FRAME_DURATION = Fraction(60)
 
 
 def output_size(width: int, height: int, sar: Fraction | None, config: DecodeConfig) -> tuple[int, int]:
@@ -61,7 +65,8 @@ class VideoSampler:
         report.video_codec = stream.codec_context.name
         rate = stream.average_rate or stream.guessed_rate
         report.frame_rate = str(rate) if rate else None
-        self.nominal = Fraction(1) / Fraction(rate) if rate else _FALLBACK_FRAME
+        nominal = Fraction(1) / Fraction(rate) if rate and rate > 0 else _FALLBACK_FRAME
+        self.nominal = nominal if _MIN_FRAME <= nominal <= MAX_FRAME_DURATION else _FALLBACK_FRAME
         self.step = Fraction(1) / Fraction(config.fps).limit_denominator(1001) if config.fps else None
         self._configure(rate)
         self.size: tuple[int, int] | None = None  # the output size, fixed by the first sampled frame
@@ -96,7 +101,8 @@ class VideoSampler:
         report.frames_decoded += 1
         self.last_pts = pts
         t = pts * vtb - self.origin
-        dur = frame.duration * vtb if frame.duration else self.nominal
+        dur = frame.duration * vtb if frame.duration and frame.duration > 0 else self.nominal
+        dur = min(dur, MAX_FRAME_DURATION)  # a damaged duration must not stretch the media
         self._end = t + dur
         if self.step is not None:
             next_sample = (math.floor(t / self.step) + 1) * self.step
