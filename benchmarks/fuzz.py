@@ -269,7 +269,7 @@ def config_keys() -> list[tuple[str, object]]:
 _CONFIG_VALUES = ("0", "-1", "1e9", "-1e-9", "1e309", ".nan", ".inf", "-.inf", "true", "yes", "null", "~", "''",
                   "[]", "[1, 2]", "{a: 1}", "{}", "x" * 5000, "!!python/object:os.system echo", "!!binary AAAA",
                   "&a [*a]", "0x7fffffff", "99999999999999999999999", "3.5", "abc", "'1'", "[[[[[]]]]]",
-                  "\u202e\u0000", "2001-01-01", "- a\n- b")
+                  "\u202e\u0007", "2001-01-01", "- a\n- b")  # (argv cannot hold a NUL byte)
 
 
 def hostile_config(rng: random.Random, keys) -> tuple[list[str], str]:

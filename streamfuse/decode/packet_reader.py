@@ -126,6 +126,11 @@ class PacketReader:
                 packet = next(demux)
             except (StopIteration, av.error.EOFError):
                 return
+            except IndexError:
+                # PyAV meets a packet of a stream the container found after opening (MPEG-TS adds
+                # them as they appear); it is not one of ours: go on with the next packet
+                demux = container.demux(wanted) if wanted is not None else container.demux()
+                continue
             except av.error.FFmpegError as exc:
                 # a read error inside the file: note it and try to resynchronise
                 failed_reads += 1
