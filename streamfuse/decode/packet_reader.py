@@ -40,6 +40,8 @@ _MAX_JUMP = 600
 _MAX_RESYNCS = 100
 #: blocks read after a resync may start this much before where reading had got to (B-frames)
 _RESUME_SLACK = Fraction(1, 2)
+#: frames a lost packet's presentation time may lie past the furthest one read (B-frame reordering)
+_REORDER = 3
 #: a Matroska packet starting this many bytes after the previous one ended means FFmpeg skipped
 #: damaged data (intact files leave a few dozen bytes of element headers between packets)
 _MKV_GAP = 1024
@@ -178,14 +180,16 @@ class PacketReader:
     def _skipped(self, packet: av.Packet, last: Fraction, furthest: Fraction, nbytes: int) -> Damage | None:
         """The damage around skipped bytes, given the time of the packet read ``last`` before them,
         the ``furthest`` time read by then, and ``packet``, the first read after them (None while
-        packets come without timestamps). Frames are stored out of presentation order (B-frames),
-        so the span runs from the earlier to the later of those times, and one frame on."""
+        packets come without timestamps). Frames are stored out of presentation order (B-frames):
+        the lost ones' own times are gone with their headers, and may lie a few frames past the
+        furthest time read, so the span runs from the earlier of those times to the later, and
+        ``_REORDER`` frames on."""
         ts = packet.pts if packet.pts is not None else packet.dts
         if ts is None:
             return None
         after = max(Fraction(0), ts * packet.time_base - self.origin)
         since = min(last, after)
-        until = max(furthest, after) + DAMAGE_FALLBACK
+        until = max(furthest, after) + _REORDER * DAMAGE_FALLBACK
         reason = f"unreadable data skipped ({nbytes} bytes)" if nbytes else "unreadable data skipped"
         self.report.decode_errors += 1
         self.report.damaged.append((float(since), float(until), reason))
