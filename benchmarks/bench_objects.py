@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 MEDIA = HERE.parent.parent / "shared" / "media"
 
-from streamfuse.config.video import PeopleConfig  # noqa: E402
+from streamfuse.encode.video.people import PeopleConfig  # noqa: E402
 from streamfuse.encode.video._frames import RateGate  # noqa: E402
 from streamfuse.encode.video.objects import ObjectsConfig, ObjectsEncoder  # noqa: E402
 from streamfuse.encode.video.people import PeopleEncoder  # noqa: E402

@@ -38,7 +38,9 @@ class SourceUnreachableError(UserInputError, ConnectionError):
 
 
 class MediaDecodeError(StreamfuseError, ValueError):
-    """A stream that could not be decoded at all."""
+    """A stream that could not be decoded at all (exit code 2: the input is damaged beyond use)."""
+
+    exit_code = 2
 
 
 class ModelLoadError(StreamfuseError, RuntimeError):

@@ -89,6 +89,8 @@ def cmd_analyze(args) -> int:
                 if "truncated" not in reason:
                     print(f"streamfuse: warning: {r.source.name}: skipped damaged data at {a:.2f}-{b:.2f} s "
                           f"({reason}); the rest was analysed", file=sys.stderr)
+            for note in s["decode"].get("warnings", ()):
+                print(f"streamfuse: warning: {r.source.name}: {note}", file=sys.stderr)
             events = ", ".join(f"{k} {v}" for k, v in s["events"].items()) or "no events"
             print(f"{r.source.name}: {s['media_seconds']:.1f} s of media in {s['wall_seconds']:.1f} s "
                   f"({s['speed']}x), {s['windows']} windows; events: {events}")

@@ -11,9 +11,9 @@ context manager::
 
 from __future__ import annotations
 
-import os
 from typing import Any, Iterable
 
+from ..config.loader import env_token
 from ..errors import ConfigError
 from ..events.cloudevents import redact
 from ..serve.filters import EventFilter
@@ -43,7 +43,7 @@ def subscribe(url_or_uri: str, types: Iterable[str] | str | None = None, query: 
                           f"{', '.join(s + '://' for s in SUBSCRIBE_SCHEMES)}")
     if scheme in ("http", "https"):
         from ._sse import SseSubscription
-        return SseSubscription(url_or_uri, flt, since=since, token=token or os.environ.get("STREAMFUSE_TOKEN"),
+        return SseSubscription(url_or_uri, flt, since=since, token=token or env_token(),
                                **common)
     from ..sinks.uri import parse_broker_uri
     b = parse_broker_uri(url_or_uri)

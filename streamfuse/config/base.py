@@ -8,6 +8,8 @@ Every component's configuration is a dataclass deriving from :class:`Section`. C
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import typing
 from typing import Any, Literal, get_args, get_origin
 
@@ -18,6 +20,17 @@ def bounded(default: Any, lo: float | None = None, hi: float | None = None, *, l
             doc: str = "") -> Any:
     """A dataclass field with a numeric range ``[lo, hi]`` (``(lo, hi]`` when ``lo_open``)."""
     return dataclasses.field(default=default, metadata={"lo": lo, "hi": hi, "lo_open": lo_open, "doc": doc})
+
+
+#: a number in exponent notation without a dot ("1e9", "-2E-3"): YAML 1.1 reads it as text
+_EXPONENT = re.compile(r"[-+]?\d+(?:\.\d*)?[eE][-+]?\d+")
+
+
+def _number_text(value: Any) -> Any:
+    """``value``, or the number it spells when it is text in exponent notation."""
+    if isinstance(value, str) and _EXPONENT.fullmatch(value.strip()):
+        return float(value)
+    return value
 
 
 def _check_type(key: str, value: Any, hint: Any) -> Any:
@@ -41,24 +54,35 @@ def _check_type(key: str, value: Any, hint: Any) -> Any:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if errors else f"{key}: bad value {value!r}")
     if origin in (list, tuple):
+        # a bare string is refused, not taken as a one-item list: "a, b" would silently become one item
         if isinstance(value, str):
-            value = [value]
+            raise ConfigError(f"{key}: expected a list, got the text {value!r}; write a list, e.g. [{value}]")
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
         (item,) = get_args(hint)[:1] or (Any,)
         items = [_check_type(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(v, (str, int, float, bool)) for v in value.values()):
+            raise ConfigError(f"{key}: expected a mapping of names to values, e.g. {{name: value}}, got {value!r}")
+        return {str(k): v for k, v in value.items()}
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: expected true or false, got {value!r}")
         return value
     if hint is int:
+        value = _number_text(value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
         return value
     if hint is float:
+        value = _number_text(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
@@ -84,9 +108,9 @@ class Section:
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 if lo is not None and (value < lo or (f.metadata.get("lo_open") and value == lo)):
                     op = ">" if f.metadata.get("lo_open") else ">="
-                    raise ConfigError(f"{key}: {value} is out of range, must be {op} {lo}")
+                    raise ConfigError(f"{key}: {value:g} is out of range, must be {op} {lo:g}")
                 if hi is not None and value > hi:
-                    raise ConfigError(f"{key}: {value} is out of range, must be <= {hi}")
+                    raise ConfigError(f"{key}: {value:g} is out of range, must be <= {hi:g}")
         self.check()
 
     def check(self) -> None:

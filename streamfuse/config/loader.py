@@ -1,5 +1,10 @@
 """The one place configuration is read: typed defaults, then YAML files, then environment
-variables (``STREAMFUSE__SECTION__KEY=value``), then ``--set key=value`` overrides."""
+variables (``STREAMFUSE__SECTION__KEY=value``), then ``--set key=value`` overrides.
+
+Two documented environment variables are read here too, outside :class:`PipelineConfig`:
+``$STREAMFUSE_TOKEN`` (the live server's bearer token; a secret, so never part of a configuration
+that is printed or handed to workers) by :func:`env_token`, and ``$STREAMFUSE_BUFFER_DIR`` /
+``$XDG_STATE_HOME`` (where sinks keep their buffers) by :func:`sink_buffer_root`."""
 
 from __future__ import annotations
 
@@ -18,6 +23,10 @@ from .pipeline import PipelineConfig
 
 T = TypeVar("T")
 ENV_PREFIX = "STREAMFUSE__"
+#: the live server's bearer token (``watch --serve``, ``subscribe``, :class:`~streamfuse.serve.server.EventServer`)
+TOKEN_ENV = "STREAMFUSE_TOKEN"
+#: where broker and webhook sinks keep their durable buffers (one folder per destination inside it)
+BUFFER_DIR_ENV = "STREAMFUSE_BUFFER_DIR"
 
 
 def build(cls: type[T], data: Mapping[str, Any], path: str = "", raw: bool = False) -> T:
@@ -112,6 +121,23 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             key = name[len(ENV_PREFIX):].lower().replace("__", ".")
             out = _merge(out, parse_set(f"{key}={raw}"))
     return out
+
+
+def env_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The bearer token in ``$STREAMFUSE_TOKEN``; None when it is unset or empty."""
+    environ = os.environ if environ is None else environ
+    return environ.get(TOKEN_ENV) or None
+
+
+def sink_buffer_root(environ: Mapping[str, str] | None = None) -> Path:
+    """The folder that holds sink buffers unless a sink is told otherwise: ``$STREAMFUSE_BUFFER_DIR``,
+    else ``$XDG_STATE_HOME/streamfuse/buffers``, else ``~/.local/state/streamfuse/buffers``."""
+    environ = os.environ if environ is None else environ
+    root = environ.get(BUFFER_DIR_ENV)
+    if root:
+        return Path(root)
+    state = environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(state) / "streamfuse" / "buffers"
 
 
 def load_config(files: Iterable[str | os.PathLike[str]] = (), sets: Iterable[str] = (),

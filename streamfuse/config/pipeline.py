@@ -13,6 +13,7 @@ from ..errors import ConfigError
 from .base import Section, StageSections, bounded
 from .fusion import FusionConfig
 from .live import LiveConfig
+from .sinks import SinksConfig
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,4 @@ class PipelineConfig(Section):
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
+    sinks: SinksConfig = field(default_factory=SinksConfig)

@@ -90,8 +90,9 @@ def analyze_source(source: Source, config: PipelineConfig, runtime, out_dir: str
     result = SourceResult(source, True, folder=folder, summary=summary)
     if report.truncated:
         result.exit_code = UserInputError.exit_code
-        result.error = (f"{source.display}: file is truncated; media ends at {report.media_end:.2f} s of "
-                        f"{report.duration or 0:.2f} s; results cover the readable part")
+        of = f" of {report.duration:.2f} s" if report.duration and report.duration > report.media_end else ""
+        result.error = (f"{source.display}: file is truncated; media ends at {report.media_end:.2f} s{of}; "
+                        "results cover the readable part")
     return result
 
 

@@ -41,7 +41,7 @@ from ..events.cloudevents import run_token, short_type
 from ..fuse.base import Fused
 from ..serve.metrics import Metrics
 from ..sinks.base import EventSink
-from ..sources.live import Arrival, LiveReader, SourceStatus
+from ..decode.live import Arrival, LiveReader, SourceStatus
 from ..sources.resolve import Source
 from ..timebase import as_fraction
 from .stages import EncodeStage, FuseStage

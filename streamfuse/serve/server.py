@@ -23,7 +23,14 @@ Endpoints (GET only; no files are served):
 
 Safety: binds loopback unless told otherwise; any other address needs a bearer token (``token`` or
 ``$STREAMFUSE_TOKEN``), checked on every request with a constant-time compare (401 otherwise);
-at most ``max_subscribers`` subscribers (503 past it); request bodies at most 4 KiB.
+at most ``max_subscribers`` subscribers (503 past it); request bodies at most 4 KiB, request lines
+and header fields at most 8190 bytes (aiohttp's bounds; 400 past them). Under load (see
+:mod:`.guard`): at most ``max_connections`` open connections and ``max_per_client`` from one address
+(503, closed unread); at most ``request_rate`` requests a second per address, in bursts of
+``request_burst`` (429); a connection that has not sent a complete request ``header_timeout``
+seconds after it opened, or after its last response, is closed (slow or idle clients). Every
+rejected request or connection is one log line, at most 10 every 10 s; client mistakes never log a
+traceback.
 """
 
 from __future__ import annotations
@@ -45,9 +52,11 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
+from ..config.loader import env_token
 from ..errors import ConfigError, StreamfuseError
 from ..sinks.durable import DurableLog
 from .filters import EventFilter
+from .guard import ConnectionGuard, RateLimit, RejectionLog
 from .matcher import MiniLMMatcher, TextMatcher, query_matches
 from .metrics import Metrics
 
@@ -84,13 +93,28 @@ class EventServer:
                  log_dir: str | os.PathLike[str] | None = None, text_matcher: TextMatcher | None = None, *,
                  require_token: bool = False, max_subscribers: int = 64, max_log_events: int = 10_000,
                  max_log_bytes: int = 32 << 20, metrics: Metrics | None = None, heartbeat: float = 15.0,
-                 write_timeout: float = 30.0, start_timeout: float = 10.0) -> None:
-        token = token or os.environ.get("STREAMFUSE_TOKEN") or None
+                 write_timeout: float = 30.0, start_timeout: float = 10.0, max_connections: int = 512,
+                 max_per_client: int | None = None, request_rate: float = 50.0, request_burst: int = 100,
+                 header_timeout: float = 10.0) -> None:
+        token = token or env_token()
         if token is None and (require_token or not is_loopback(host)):
             raise ConfigError(f"serving on {host} needs a bearer token: set STREAMFUSE_TOKEN or pass a token "
                               "(or bind 127.0.0.1)")
         if max_subscribers < 1 or heartbeat <= 0 or write_timeout <= 0:
             raise ConfigError("server: need max_subscribers >= 1, heartbeat > 0 and write_timeout > 0")
+        if max_per_client is None:
+            max_per_client = max_subscribers + 16  # one client may hold every subscription, and ask for more
+        if max_connections < 1 or max_per_client < 1 or request_rate <= 0 or request_burst < 1 or header_timeout <= 0:
+            raise ConfigError("server: need max_connections >= 1, max_per_client >= 1, request_rate > 0, "
+                              "request_burst >= 1 and header_timeout > 0")
+        self.max_connections = max_connections
+        self.max_per_client = max_per_client
+        self.header_timeout = header_timeout
+        self._rejections = RejectionLog(log)
+        self._rate = RateLimit(request_rate, request_burst)
+        self._rate_limited = 0
+        self._guard: ConnectionGuard | None = None
+        self._listener: asyncio.AbstractServer | None = None
         self.name = "serve"
         self.host = host
         self.metrics = metrics or Metrics()
@@ -170,7 +194,10 @@ class EventServer:
                 "subscribers": len(self._subs), "subscribers_total": self._subscribers_total,
                 "subscriber_missed": self._missed, "slow_disconnects": self._slow_disconnects,
                 "rejected_busy": self._busy,
-                "auth_failures": self._auth_failures}
+                "auth_failures": self._auth_failures,
+                "rejected_requests": self._rejections.count, "rate_limited": self._rate_limited,
+                "rejected_connections": self._guard.rejected if self._guard else 0,
+                "connections": self._guard.open if self._guard else 0}
 
     def __enter__(self) -> "EventServer":
         return self
@@ -196,21 +223,27 @@ class EventServer:
             self._loop.close()
 
     async def _start(self) -> None:
-        app = web.Application(middlewares=[self._auth], client_max_size=4096)
+        app = web.Application(middlewares=[self._bounds, self._auth], client_max_size=4096)
         app.router.add_get("/events", self._sse)
         app.router.add_get("/ws", self._ws)
         app.router.add_get("/health", self._health)
         app.router.add_get("/metrics", self._metrics)
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
+        # keepalive_timeout is armed when a connection opens and after each response: it is the
+        # header timeout for partial requests as well as the idle timeout
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0,
+                                     keepalive_timeout=self.header_timeout, logger=self._rejections)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._guard = ConnectionGuard(self._runner.server, self.max_connections, self.max_per_client,
+                                      self._rejections)
+        self._listener = await asyncio.get_running_loop().create_server(self._guard, self.host, self.port)
+        self.port = self._listener.sockets[0].getsockname()[1]
 
     async def _stop(self) -> None:
         for sub in list(self._subs):
             sub.gone = True
             sub.wake.set()
+        if self._listener is not None:
+            self._listener.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -231,6 +264,23 @@ class EventServer:
             sub.wake.set()
 
     # ---------------------------------------------------------------- HTTP
+    @web.middleware
+    async def _bounds(self, request: web.Request, handler: Callable[[web.Request], Awaitable[Any]]) -> Any:
+        """The per-client request rate (429 past it), and one log line for every rejected request."""
+        peer = request.remote
+        what = f"{request.method} {_printable(request.path)}"
+        if not self._rate.allow(peer or ""):
+            self._rate_limited += 1
+            self._rejections.note(f"{what} (429: more than {self._rate.rate:g} requests a second)", peer)
+            raise web.HTTPTooManyRequests(text="too many requests; slow down\n", headers={"Retry-After": "1"})
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status >= 400:
+                text = exc.text if exc.text and not exc.text.startswith(str(exc.status)) else exc.reason
+                self._rejections.note(f"{what} ({exc.status}: {_printable(text)})", peer)
+            raise
+
     @web.middleware
     async def _auth(self, request: web.Request, handler: Callable[[web.Request], Awaitable[Any]]) -> Any:
         if self._token is not None:
@@ -320,7 +370,7 @@ class EventServer:
                     await reader
                 except BaseException:  # noqa: BLE001 - cancelled or failed: done either way
                     pass
-            if not ws.closed:
+            if ws.prepared and not ws.closed:  # not prepared: a bad handshake, answered with its 400
                 await ws.close()
         return ws
 
@@ -410,6 +460,12 @@ class EventServer:
         async def count() -> int:
             return len(asyncio.all_tasks())
         return asyncio.run_coroutine_threadsafe(count(), self._loop).result(5)
+
+
+def _printable(text: str | None, limit: int = 80) -> str:
+    """``text`` as it may go into one log line: control characters replaced, at most ``limit`` long."""
+    text = " ".join(str(text or "").split())
+    return "".join(c if c.isprintable() else "?" for c in text[:limit]) + ("..." if len(text) > limit else "")
 
 
 def _sse_frame(event: dict[str, Any]) -> bytes:

@@ -18,6 +18,7 @@ from hashlib import sha1
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..config.loader import sink_buffer_root
 from ..errors import ConfigError, StreamfuseError
 from .durable import DurableLog
 
@@ -46,13 +47,12 @@ class Transport(Protocol):
     def close(self, timeout: float) -> None: ...
 
 
-def default_buffer_dir(kind: str, display_uri: str) -> Path:
-    """Where a sink keeps its buffer unless told: ``$STREAMFUSE_BUFFER_DIR`` or
-    ``~/.local/state/streamfuse/buffers``, one folder per destination (named by a hash of the
-    redacted URI, so no credential reaches the file system)."""
-    root = os.environ.get("STREAMFUSE_BUFFER_DIR") or os.path.join(
-        os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"), "streamfuse", "buffers")
-    return Path(root) / f"{kind}-{sha1(display_uri.encode()).hexdigest()[:12]}"
+def default_buffer_dir(kind: str, display_uri: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """Where a sink keeps its buffer unless told: one folder per destination (named by a hash of the
+    redacted URI, so no credential reaches the file system) inside ``root``, by default
+    ``$STREAMFUSE_BUFFER_DIR`` or ``~/.local/state/streamfuse/buffers`` (see
+    :func:`~streamfuse.config.loader.sink_buffer_root`)."""
+    return Path(root or sink_buffer_root()) / f"{kind}-{sha1(display_uri.encode()).hexdigest()[:12]}"
 
 
 class BufferedSink:

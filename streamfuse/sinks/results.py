@@ -1,6 +1,7 @@
 """Per-input results of ``analyze``, written atomically.
 
-Everything goes into a hidden temporary folder beside the final one; ``commit`` writes the sorted
+Everything goes into a hidden temporary folder beside the final one (its name never longer than the
+file system allows, however long the final name); ``commit`` writes the sorted
 events, the transcript and a summary, syncs them, and renames the folder into place. After a crash
 a result folder is either complete or absent, never half-written.
 """
@@ -21,6 +22,17 @@ from ..events.cloudevents import validate_event
 from .embeddings import FOLDER as EMBEDDINGS, EmbeddingWriter
 
 RESULT_FILES = ("events.jsonl", "windows.jsonl", "transcript.vtt", "summary.json")
+#: the longest file name (in bytes) common file systems take (ext4, XFS, APFS, NTFS in UTF-16 units)
+NAME_MAX = 255
+
+
+def hidden_name(name: str, tag: str) -> str:
+    """``.<name>.<tag>-<8 hex>``, a hidden sibling of ``name`` that is never longer than
+    :data:`NAME_MAX` bytes: when ``name`` is long, as much of it as fits is kept (whole characters)."""
+    suffix = f".{tag}-{uuid.uuid4().hex[:8]}"
+    room = NAME_MAX - 1 - len(suffix.encode())
+    kept = name.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return f".{kept}{suffix}"
 
 
 def _dump(obj: Any) -> str:
@@ -39,7 +51,7 @@ class ResultWriter:
         self.root = Path(out_root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.final = self.root / name
-        self.tmp = self.root / f".{name}.partial-{uuid.uuid4().hex[:8]}"
+        self.tmp = self.root / hidden_name(name, "partial")
         self.tmp.mkdir()
         self._windows = open(self.tmp / "windows.jsonl", "w", encoding="utf-8")
         self._embeddings = EmbeddingWriter(self.tmp / EMBEDDINGS)
@@ -78,7 +90,7 @@ class ResultWriter:
         self._embeddings.finish()
         old = None
         if self.final.exists():
-            old = self.root / f".{self.final.name}.old-{uuid.uuid4().hex[:8]}"
+            old = self.root / hidden_name(self.final.name, "old")
             os.replace(self.final, old)
         os.replace(self.tmp, self.final)
         if old is not None:

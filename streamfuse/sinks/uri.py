@@ -9,9 +9,12 @@
 ==========================================  =============================================
 
 Broker and webhook sinks deliver through a durable bounded buffer (see
-:mod:`streamfuse.sinks.durable`); options common to them: ``buffer_dir``, ``max_buffer_events``,
+:mod:`streamfuse.sinks.durable`); options common to them: ``buffer_dir`` (this sink's folder), ``buffer_root`` (the folder
+that holds one buffer folder per destination), ``max_buffer_events``,
 ``max_buffer_bytes``, ``fsync``, ``connect_timeout``, ``connect_at_start`` (default True: an
-unreachable broker or refused credentials raise at once; False: buffer until it comes up),
+unreachable broker or refused credentials raise at once; False: buffer until it comes up; on the
+command line ``--set sinks.connect_at_start=false`` and ``sinks.buffer_dir``, see
+:class:`~streamfuse.config.sinks.SinksConfig`),
 ``batch_size``, ``publish_timeout``, ``backoff_initial``, ``backoff_max``, ``close_timeout``.
 """
 
@@ -30,7 +33,7 @@ from .durable import DurableLog
 
 SINK_SCHEMES = ("file", "mqtt", "redis", "rediss", "nats", "http", "https")
 _DEFAULT_PORTS = {"mqtt": 1883, "redis": 6379, "rediss": 6379, "nats": 4222}
-_BUFFER_OPTS = ("buffer_dir", "max_buffer_events", "max_buffer_bytes", "fsync")
+_BUFFER_OPTS = ("buffer_dir", "buffer_root", "max_buffer_events", "max_buffer_bytes", "fsync")
 _DELIVERY_OPTS = ("batch_size", "publish_timeout", "backoff_initial", "backoff_max", "close_timeout")
 
 
@@ -68,6 +71,12 @@ def parse_broker_uri(uri: str, allowed: tuple[str, ...] = ("mqtt", "redis", "red
                      path=unquote(parts.path), username=unquote(parts.username) if parts.username else None,
                      password=unquote(parts.password) if parts.password is not None else None,
                      query=query, display=display)
+
+
+def is_buffered(uri: str) -> bool:
+    """Whether ``uri`` opens a sink that delivers through a durable buffer (brokers and webhooks,
+    which take the buffer and delivery options; files do not)."""
+    return "://" in uri and uri.split("://", 1)[0].lower() in SINK_SCHEMES and not uri.lower().startswith("file:")
 
 
 def open_sink(uri: str, **opts: Any) -> EventSink:
@@ -161,7 +170,8 @@ def _buffered(scheme: str, display: str, transport: Any, opts: dict[str, Any]) -
     name = str(opts.pop("name", display))
     if opts:
         raise ConfigError(f"unknown option(s) for {scheme} sink: {', '.join(sorted(opts))}")
-    directory = buffer_opts.pop("buffer_dir", None) or default_buffer_dir(scheme, display)
+    directory = buffer_opts.pop("buffer_dir", None) or default_buffer_dir(scheme, display,
+                                                                          buffer_opts.pop("buffer_root", None))
     buffer = DurableLog(directory, max_events=int(buffer_opts.pop("max_buffer_events", 100_000)),
                         max_bytes=int(buffer_opts.pop("max_buffer_bytes", 64 << 20)),
                         fsync=buffer_opts.pop("fsync", "interval"), retain_acked=False)
@@ -180,8 +190,8 @@ def _buffered(scheme: str, display: str, transport: Any, opts: dict[str, Any]) -
                     f"{display} refused the credentials ({reason}); check the user and password in the URI"
                 ) from None
             raise SourceUnreachableError(
-                f"cannot reach {display} ({_one_line(reason)}); start the broker or fix HOST:PORT "
-                "(or open it with connect_at_start=False to buffer until it is up)") from None
+                f"cannot reach {display} ({_one_line(reason)}); start the broker or fix HOST:PORT, or "
+                "buffer events until it is up with --set sinks.connect_at_start=false") from None
     return BufferedSink(name, transport, buffer, **delivery_opts)
 
 

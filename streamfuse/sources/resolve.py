@@ -99,6 +99,12 @@ def _file_source(path: Path, subtitles: str | None = None) -> Source:
                   subtitles=subtitles or sidecar_subtitles(resolved))
 
 
+def _numbered(name: str, n: int) -> str:
+    """``name-n``, shortened (whole characters) to stay within the 255 bytes a file name may have."""
+    suffix = f"-{n}"
+    return name.encode("utf-8")[:255 - len(suffix)].decode("utf-8", "ignore") + suffix
+
+
 def is_url(text: str) -> bool:
     return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text))
 
@@ -134,6 +140,6 @@ def resolve_inputs(inputs: list[str], subtitles: str | None = None) -> list[Sour
         n = names.get(src.name, 0) + 1
         names[src.name] = n
         if n > 1:
-            src = dataclasses.replace(src, name=f"{src.name}-{n}")
+            src = dataclasses.replace(src, name=_numbered(src.name, n))
         unique.append(src)
     return unique

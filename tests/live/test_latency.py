@@ -14,7 +14,7 @@ from streamfuse.encode.base import BaseEncoder
 from streamfuse.events.cloudevents import validate_event
 from streamfuse.runtime.live import FrameQueue
 from streamfuse.serve import EventServer
-from streamfuse.sources.live import Arrival
+from streamfuse.decode.live import Arrival
 
 from .conftest import SLACK, ListSink, SseCollector, running, types
 

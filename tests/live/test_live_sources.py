@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from streamfuse.config.live import LiveConfig
 from streamfuse.config.loader import load_config
 from streamfuse.errors import ConfigError, SourceNotFoundError, UnsupportedSourceError
-from streamfuse.sources.live import LiveReader, input_options, live_source
+from streamfuse.decode.live import LiveReader
+from streamfuse.sources.live import input_options, live_source
 from streamfuse.sources.resolve import Source
 
 

@@ -9,7 +9,8 @@ import pytest
 from streamfuse.errors import SourceUnreachableError
 from streamfuse.events.cloudevents import validate_event
 from streamfuse.runtime.live import LivePipeline
-from streamfuse.sources.live import SourceLostError, live_source
+from streamfuse.decode.live import SourceLostError
+from streamfuse.sources.live import live_source
 
 from .conftest import SLACK, ListSink, config, running, types
 

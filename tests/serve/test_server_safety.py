@@ -202,3 +202,23 @@ def test_a_client_that_stops_reading_is_disconnected(serve, make_events):
 
     asyncio.run(main())
     assert server.stats()["slow_disconnects"] == 1 and server.stats()["subscribers"] == 0
+
+
+def test_subscribe_takes_the_token_from_the_environment(serve, make_events, monkeypatch):
+    import io
+    import json
+
+    from streamfuse.client.cli import run_subscribe_cli
+    server = serve(token="tok-env", require_token=True)
+    events = make_events(3, types=("speech",))
+    for e in events:
+        server.emit(e)
+    args = [server.url, "--since", events[0]["id"], "--limit", "2", "--timeout", "10"]
+    monkeypatch.delenv("STREAMFUSE_TOKEN", raising=False)
+    err = io.StringIO()
+    assert run_subscribe_cli(args, out=io.StringIO(), err=err) == 2
+    assert "needs a bearer token" in err.getvalue()
+    monkeypatch.setenv("STREAMFUSE_TOKEN", "tok-env")
+    out = io.StringIO()
+    assert run_subscribe_cli(args, out=out, err=io.StringIO()) == 0
+    assert [json.loads(line)["id"] for line in out.getvalue().splitlines()] == [e["id"] for e in events[1:]]

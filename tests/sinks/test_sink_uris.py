@@ -97,3 +97,16 @@ def test_subscribe_rejects_bad_filters():
         subscribe("http://127.0.0.1:1", query="x" * 300)
     with pytest.raises(ConfigError, match="no history"):
         subscribe("mqtt://127.0.0.1:1/x", since="cam1-00000001")
+
+
+def test_buffer_folder_follows_the_documented_environment(monkeypatch, tmp_path):
+    from streamfuse.sinks._delivery import default_buffer_dir
+    monkeypatch.setenv("STREAMFUSE_BUFFER_DIR", str(tmp_path / "buffers"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    here = default_buffer_dir("redis", "redis://127.0.0.1:6379/0")
+    assert here.parent == tmp_path / "buffers"
+    assert default_buffer_dir("redis", "redis://127.0.0.1:6380/0") != here  # one folder per destination
+    monkeypatch.delenv("STREAMFUSE_BUFFER_DIR")
+    assert default_buffer_dir("redis", "redis://127.0.0.1:6379/0").parent == tmp_path / "state" / "streamfuse" / "buffers"
+    # a configured root (sinks.buffer_dir) wins over both
+    assert default_buffer_dir("redis", "redis://h/0", tmp_path / "cfg").parent == tmp_path / "cfg"

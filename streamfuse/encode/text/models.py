@@ -120,7 +120,7 @@ def _folder(stage: str, name: str, required: tuple[str, ...], how: str) -> Model
 
 
 def locate_asr_model(name: str) -> ModelLocation:
-    """Find the Whisper model ``name`` (see :class:`~streamfuse.config.text.AsrConfig`) without loading it."""
+    """Find the Whisper model ``name`` (see :class:`~streamfuse.encode.text.asr.AsrConfig`) without loading it."""
     how = ("set encoders.asr.model to bundled:tiny.en or to a folder holding a CTranslate2 Whisper model "
            "(model.bin, config.json, tokenizer.json)")
     if name.startswith("bundled:"):

@@ -1,0 +1,71 @@
+"""Run a command under a time and a memory limit, and measure what it took.
+
+For testing how a program meets hostile input: :func:`run_bounded` starts ``argv`` in a session of
+its own with its address space limited (``RLIMIT_AS``, inherited by its children), kills the whole
+session when it runs past ``timeout`` seconds, and reports the exit code, the output, the wall time
+and the peak resident memory of the command and the children it waited for.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """What one bounded run did. ``returncode`` is negative for a signal (as in :mod:`subprocess`)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    peak_mb: float
+    timed_out: bool
+
+    @property
+    def error_lines(self) -> list[str]:
+        """The ``streamfuse: error:`` lines on stderr."""
+        return [ln for ln in self.stderr.splitlines() if ln.startswith("streamfuse: error:")]
+
+
+def run_bounded(argv: Sequence[str], *, timeout: float, memory_mb: int, cwd: str | os.PathLike[str] | None = None,
+                env: Mapping[str, str] | None = None) -> Bounded:
+    """Run ``argv`` with at most ``memory_mb`` MiB of address space and ``timeout`` seconds."""
+    limit = memory_mb << 20
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(list(argv), stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd,
+                                env=None if env is None else dict(env), preexec_fn=limit_memory,
+                                start_new_session=True)
+        timed_out = False
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - start > timeout:
+                timed_out = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.02)
+        seconds = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; Popen must not wait again
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # children it left behind
+        except ProcessLookupError:
+            pass
+        out.seek(0)
+        err.seek(0)
+        return Bounded(proc.returncode, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
+                       seconds, usage.ru_maxrss / 1024, timed_out)
