@@ -173,6 +173,11 @@ def enabled(encoders_config: Any) -> list[tuple[type, Any]]:
     return out
 
 
+def needs_thumbnails(encoders_config: Any) -> bool:
+    """Whether an enabled encoder reads every decoded frame's thumbnail (``window.thumbs``)."""
+    return any(cls.spec.thumbnails for cls, _ in enabled(encoders_config))
+
+
 def build_encoders(encoders_config: Any) -> list[Any]:
     """One instance of every enabled per-window encoder, in lane order."""
     return [cls(section) for cls, section in enabled(encoders_config)]

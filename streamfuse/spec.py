@@ -108,6 +108,8 @@ class StageSpec:
       instance, in order (Ray then keeps a source's windows on one actor of the pool).
     - ``per_window``: False for a component configured here but used by another stage (the sentence
       model fusion embeds descriptions with); it gets a config section and a model listing, no lane.
+    - ``thumbnails``: it reads ``window.thumbs``, a tiny picture of every decoded frame (the decoder
+      makes them only when an enabled stage asks).
     - ``speech_blind``: its ``sound`` detections come from levels alone and cannot tell speech from
       other sounds; the rule fuser waits for the speech decisions of their window and takes those
       heard during speech as part of it. A tagger that names its sounds is not speech-blind.
@@ -123,6 +125,7 @@ class StageSpec:
     resources: Resources = field(default_factory=Resources)
     stateful: bool = True
     per_window: bool = True
+    thumbnails: bool = False
     speech_blind: bool = False
     doc: str = ""
 

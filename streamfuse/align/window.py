@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from ..decode.payloads import AudioClip, TextSegment, VideoFrame
+from ..decode.payloads import AudioClip, TextSegment, Thumbnail, VideoFrame
 
 
 @dataclass(frozen=True, eq=False)
@@ -16,7 +16,8 @@ class Window:
     (the hop): a detection is reported by the window that owns its start time, so overlapping
     windows never report it twice. ``audio`` is ``None`` when the source has no audio stream;
     otherwise it holds exactly the samples of ``[start, end)``, with ``missing`` marking padding.
-    ``damaged`` lists spans where the decoder skipped corrupt data.
+    ``damaged`` lists spans where the decoder skipped corrupt data. ``thumbs`` are tiny pictures of
+    every decoded frame in the span (when an encoder asked for them), ``frames`` the sampled ones.
     """
 
     source_id: str
@@ -35,6 +36,7 @@ class Window:
     #: streams the source does not have at all ("video", "audio", "text"), as opposed to a span
     #: of a stream that exists but holds no data here
     absent: tuple[str, ...] = ()
+    thumbs: tuple[Thumbnail, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.start < self.own_end <= self.end:
@@ -68,4 +70,4 @@ class Window:
     def __repr__(self) -> str:
         audio = None if self.audio is None else self.audio.samples.shape
         return (f"Window({self.source_id!r}#{self.index} [{float(self.start):.3f}, {float(self.end):.3f}), "
-                f"frames={len(self.frames)}, audio={audio}, segments={len(self.segments)})")
+                f"frames={len(self.frames)}, thumbs={len(self.thumbs)}, audio={audio}, segments={len(self.segments)})")

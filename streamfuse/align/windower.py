@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..decode.demux import Damage, Item, StreamBound, StreamClosed
-from ..decode.payloads import AudioClip, TextSegment, VideoFrame
+from ..decode.payloads import AudioClip, TextSegment, Thumbnail, VideoFrame
 from ..timebase import SAMPLE_RATE, as_fraction, seconds_to_samples
 from .window import Window
 
@@ -86,6 +86,7 @@ class Windower:
         self.bounds: dict[str, Fraction | None] = {s: Fraction(0) for s in STREAMS}  # None = closed
         self.present: set[str] = set()  # streams that delivered data at least once
         self.frames: deque[VideoFrame] = deque()
+        self.thumbs: deque[Thumbnail] = deque()
         self.audio = _AudioBuffer()
         self.has_audio_stream = False
         self.segments: list[TextSegment] = []
@@ -101,6 +102,11 @@ class Windower:
     def push(self, item: Item) -> list[Window]:
         if isinstance(item, VideoFrame):
             self.frames.append(item)
+            self.present.add("video")
+            self._advance("video", item.time)
+            self.media_end = max(self.media_end, item.end)
+        elif isinstance(item, Thumbnail):
+            self.thumbs.append(item)
             self.present.add("video")
             self._advance("video", item.time)
             self.media_end = max(self.media_end, item.end)
@@ -192,6 +198,7 @@ class Windower:
 
     def _build(self, start: Fraction, end: Fraction) -> Window:
         frames = tuple(f for f in self.frames if start <= f.time < end)
+        thumbs = tuple(f for f in self.thumbs if start <= f.time < end)
         audio = None
         if self.has_audio_stream or "audio" in self.present:
             audio = self.audio.slice(seconds_to_samples(start), seconds_to_samples(end))
@@ -202,11 +209,14 @@ class Windower:
             own_end=start + self.hop, frames=frames, audio=audio, segments=segments,
             has_video=bool(frames), has_audio=audio is not None and audio.missing_samples < len(audio.samples),
             has_text=bool(segments), damaged=damaged, absent=tuple(s for s in STREAMS if s in self.absent),
+            thumbs=thumbs,
         )
 
     def _forget_before(self, t: Fraction) -> None:
         while self.frames and self.frames[0].time < t:
             self.frames.popleft()
+        while self.thumbs and self.thumbs[0].time < t:
+            self.thumbs.popleft()
         self.audio.drop_before(seconds_to_samples(t))
         self.segments = [s for s in self.segments if s.end > t or s.start >= t]
         self.damage = [d for d in self.damage if d.end >= t]

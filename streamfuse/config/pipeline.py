@@ -31,6 +31,9 @@ class DecodeConfig(Section):
     #: rate is at most half the source's rate: about half the decoding work, frame times stay exact,
     #: only which frames are analysed changes. ``none`` decodes every frame.
     skip_frames: Literal["auto", "nonref", "none"] = "auto"
+    thumbnail_width: int = bounded(80, 0, 640, doc="width of the tiny picture taken of every decoded frame for the "
+                                                  "per-frame statistics (scene cuts, flashes), when an enabled "
+                                                  "encoder reads them; 0: none (cuts then use the analysis frames)")
     subtitles: str | None = None  # a sidecar .srt/.vtt to use for every input (CLI --subtitles)
     sidecar_subtitles: bool = True  # pick up clip.srt / clip.vtt beside clip.mp4
     max_corrupt_fraction: float = bounded(0.5, 0.0, 1.0, doc="give up on a file when more packets than this fail")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Union
 
-from .payloads import AudioClip, TextSegment, VideoFrame
+from .payloads import AudioClip, TextSegment, Thumbnail, VideoFrame
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Damage:
     reason: str
 
 
-Item = Union[VideoFrame, AudioClip, TextSegment, StreamBound, StreamClosed, Damage]
+Item = Union[VideoFrame, Thumbnail, AudioClip, TextSegment, StreamBound, StreamClosed, Damage]
 
 
 @dataclass

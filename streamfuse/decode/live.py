@@ -43,7 +43,7 @@ from ..sources.live import input_options
 from ..sources.resolve import Source
 from ..timebase import SAMPLE_RATE
 from .demux import Damage, Demuxer, DemuxReport, Item, StreamBound, StreamClosed
-from .payloads import AudioClip, TextSegment, VideoFrame
+from .payloads import AudioClip, TextSegment, Thumbnail, VideoFrame
 
 #: a first connection left unread for longer than this (seconds) is reopened before reading
 _STALE_OPEN = 1.0
@@ -180,7 +180,7 @@ def _shift(item: Item, offset: Fraction, samples: int) -> Item:
     """``item`` moved ``offset`` seconds (``samples`` audio samples) later in media time."""
     if not samples:
         return item
-    if isinstance(item, VideoFrame):
+    if isinstance(item, (VideoFrame, Thumbnail)):
         return dataclasses.replace(item, time=item.time + offset)
     if isinstance(item, AudioClip):
         return AudioClip(item.start + samples, item.samples, item.sample_rate,
@@ -197,7 +197,7 @@ def _shift(item: Item, offset: Fraction, samples: int) -> Item:
 
 def _reach(item: Item) -> Fraction | None:
     """How far in media time ``item`` proves the feed has delivered."""
-    if isinstance(item, VideoFrame):
+    if isinstance(item, (VideoFrame, Thumbnail)):
         return item.end
     if isinstance(item, AudioClip):
         return item.end_time

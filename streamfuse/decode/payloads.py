@@ -44,6 +44,28 @@ class VideoFrame:
 
 
 @dataclass(frozen=True, eq=False)
+class Thumbnail:
+    """A tiny RGB picture of one decoded frame, for every decoded frame (not only the sampled ones):
+    what per-frame statistics (scene cuts, flashes) need at the source's full frame rate, whatever
+    the analysis rate. ``time`` and ``duration`` are the frame's (exact media time)."""
+
+    time: Fraction
+    duration: Fraction
+    image: np.ndarray  # h x w x 3, uint8, RGB; ``decode.thumbnail_width`` wide
+
+    def __post_init__(self) -> None:
+        if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
+            raise ValueError(f"Thumbnail.image must be HxWx3 uint8, got {self.image.shape} {self.image.dtype}")
+
+    @property
+    def end(self) -> Fraction:
+        return self.time + self.duration
+
+    def __repr__(self) -> str:
+        return f"Thumbnail(time={float(self.time):.4f}, image={self.image.shape})"
+
+
+@dataclass(frozen=True, eq=False)
 class AudioClip:
     """Mono float32 samples ``[start, start + len(samples))`` at ``sample_rate``.
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Iterator
 import av
 import numpy as np
 
-from .convert import to_rgb
-from .payloads import VideoFrame
+from .convert import to_rgb, to_thumbnail
+from .payloads import Thumbnail, VideoFrame
 
 if TYPE_CHECKING:
     from ..config.pipeline import DecodeConfig
@@ -53,7 +53,8 @@ class VideoSampler:
 
     Frames without a timestamp, and duplicate or out-of-order timestamps, are dropped; frames
     before ``origin`` are decoded but not counted. ``end`` is where the video ends (the last
-    decoded frame's end, sampled or not)."""
+    decoded frame's end, sampled or not). With ``decode.thumbnail_width``, every decoded frame
+    also gives a :class:`~streamfuse.decode.payloads.Thumbnail` (before its sampled frame, if any)."""
 
     def __init__(self, stream: av.VideoStream, origin: Fraction, config: DecodeConfig, report: DemuxReport) -> None:
         self.stream = stream
@@ -86,24 +87,29 @@ class VideoSampler:
         elif report.skipped_nonref and 0 < ctx.width * ctx.height <= _ONE_THREAD:
             ctx.thread_count = 1
 
-    def items(self, frame: av.VideoFrame) -> Iterator[VideoFrame]:
-        """The sampled frame of one decoded ``frame`` (nothing when it falls between samples)."""
+    def items(self, frame: av.VideoFrame) -> Iterator[VideoFrame | Thumbnail]:
+        """The thumbnail and the sampled frame of one decoded ``frame`` (no frame when it falls
+        between samples)."""
         pts, vtb, report = frame.pts, self.time_base, self.report
         if pts is None or (self.last_pts is not None and pts <= self.last_pts):
             return  # no timestamp, or a duplicate/out-of-order one
         if self.skip_below is None:
             self.skip_below = math.ceil(self.origin / vtb)
+        thumbs = self.config.thumbnail_width
         if pts < self.skip_below:
             if self.last_pts is not None or pts * vtb >= self.origin:
                 report.frames_decoded += 1
                 self.last_pts = pts
+                if thumbs and pts * vtb >= self.origin:
+                    yield self._thumbnail(frame, pts)
             return
         report.frames_decoded += 1
         self.last_pts = pts
         t = pts * vtb - self.origin
-        dur = frame.duration * vtb if frame.duration and frame.duration > 0 else self.nominal
-        dur = min(dur, MAX_FRAME_DURATION)  # a damaged duration must not stretch the media
+        dur = self._duration(frame)
         self._end = t + dur
+        if thumbs:
+            yield Thumbnail(t, dur, to_thumbnail(frame, thumbs))
         if self.step is not None:
             next_sample = (math.floor(t / self.step) + 1) * self.step
             self.skip_below = math.ceil((next_sample + self.origin) / vtb)
@@ -113,6 +119,14 @@ class VideoSampler:
         image = to_rgb(frame, self.size[0], self.size[1])
         report.frames_sampled += 1
         yield VideoFrame(pts, vtb, t, dur, np.ascontiguousarray(image))
+
+    def _duration(self, frame: av.VideoFrame) -> Fraction:
+        dur = frame.duration * self.time_base if frame.duration and frame.duration > 0 else self.nominal
+        return min(dur, MAX_FRAME_DURATION)  # a damaged duration must not stretch the media
+
+    def _thumbnail(self, frame: av.VideoFrame, pts: int) -> Thumbnail:
+        return Thumbnail(pts * self.time_base - self.origin, self._duration(frame),
+                         to_thumbnail(frame, self.config.thumbnail_width))
 
     @property
     def end(self) -> Fraction:

@@ -44,6 +44,7 @@ from ..sinks.base import EventSink
 from ..decode.live import Arrival, LiveReader, SourceStatus
 from ..sources.resolve import Source
 from ..timebase import as_fraction
+from .source_stage import source_decoding
 from .stages import EncodeStage, FuseStage
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ class LivePipeline:
         self.on_window = on_window
         self.clock = clock
         self.stats = LiveStats()
-        self.reader = LiveReader(source, config.decode, config.live, resume_at=self._resume_at, clock=clock)
+        self.reader = LiveReader(source, source_decoding(config), config.live, resume_at=self._resume_at, clock=clock)
         self.queue = FrameQueue(config.live.queue_frames)
         self.windower = Windower(source.id, config.window.length, config.window.hop, hold_last=False)
         self._hop = as_fraction(config.window.hop)
@@ -384,7 +385,7 @@ class LivePipeline:
                 self.stats.latencies.append(latency)
                 self.metrics.observe_latency(latency)
             if self.on_window is not None:
-                self.on_window(window.copy(frames=(), audio=None), fused, latency)
+                self.on_window(window.copy(frames=(), thumbs=(), audio=None), fused, latency)
         self._report_drops()
 
     def _last_arrival(self, window: Window) -> float | None:

@@ -67,4 +67,4 @@ class LocalRuntime:
 
 def _light(window: Window) -> Window:
     """The window without its payload, for the driver's bookkeeping."""
-    return window.copy(frames=(), audio=None)
+    return window.copy(frames=(), thumbs=(), audio=None)

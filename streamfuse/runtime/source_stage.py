@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 from ..align.window import Window
@@ -22,7 +22,19 @@ class SourceSettings:
 
     @classmethod
     def of(cls, config: PipelineConfig | SourceSettings) -> SourceSettings:
-        return cls(config.decode, config.window)
+        if isinstance(config, SourceSettings):
+            return config
+        return cls(source_decoding(config), config.window)
+
+
+def source_decoding(config: PipelineConfig) -> DecodeConfig:
+    """The decoding settings for ``config``: thumbnails of every frame only when an enabled encoder
+    reads them."""
+    from .. import registry
+
+    if config.decode.thumbnail_width and not registry.needs_thumbnails(config.encoders):
+        return replace(config.decode, thumbnail_width=0)
+    return config.decode
 
 
 class SourceStage:
@@ -30,6 +42,7 @@ class SourceStage:
 
     def __init__(self, source: Source, config: PipelineConfig | SourceSettings) -> None:
         self.source = source
+        config = SourceSettings.of(config)
         self.demuxer = Demuxer(source, config.decode)
         self.demuxer.open()
         self.windower = Windower(source.id, config.window.length, config.window.hop)

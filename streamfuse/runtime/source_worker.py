@@ -28,7 +28,6 @@ from fractions import Fraction
 from multiprocessing.connection import Connection
 
 from ..align.window import Window
-from ..decode.payloads import VideoFrame
 from ..errors import StageError, StreamfuseError
 from .source_stage import SourceStage
 
@@ -45,35 +44,59 @@ def portable(exc: BaseException) -> tuple[BaseException | None, str, str]:
         return None, described, tb
 
 
-class FramePacker:
-    """Worker side: ``pack(window)`` -> ``(window without frames, times of frames sent before, new frames)``."""
+class _Timed:
+    """Worker side of one kind of timed picture (frames, thumbnails): each crosses the socket once,
+    though overlapping windows hold it twice."""
 
     def __init__(self) -> None:
         self._newest: Fraction | None = None
 
-    def pack(self, window: Window) -> tuple[Window, tuple[Fraction, ...], tuple[VideoFrame, ...]]:
+    def pack(self, items: tuple) -> tuple[tuple[Fraction, ...], tuple]:
         newest = self._newest
-        old = tuple(f.time for f in window.frames if newest is not None and f.time <= newest)
-        new = window.frames[len(old):]
-        if window.frames:
-            self._newest = window.frames[-1].time if newest is None else max(newest, window.frames[-1].time)
-        return window.copy(frames=()), old, new
+        old = tuple(f.time for f in items if newest is not None and f.time <= newest)
+        new = items[len(old):]
+        if items:
+            self._newest = items[-1].time if newest is None else max(newest, items[-1].time)
+        return old, new
+
+
+class _Held:
+    """Parent side of :class:`_Timed`: keeps pictures from the latest window's start on."""
+
+    def __init__(self) -> None:
+        self._items: dict[Fraction, object] = {}
+
+    def unpack(self, old: tuple[Fraction, ...], new: tuple, start: Fraction) -> tuple:
+        for item in new:
+            self._items[item.time] = item
+        out = tuple(self._items[t] for t in old) + tuple(new)
+        for t in [t for t in self._items if t < start]:
+            del self._items[t]
+        return out
+
+
+class FramePacker:
+    """Worker side: ``pack(window)`` -> ``(window without pictures, (times of frames sent before, new
+    frames), (the same for thumbnails))``."""
+
+    def __init__(self) -> None:
+        self._frames, self._thumbs = _Timed(), _Timed()
+
+    def pack(self, window: Window) -> tuple:
+        return (window.copy(frames=(), thumbs=()), self._frames.pack(window.frames),
+                self._thumbs.pack(window.thumbs))
 
 
 class FrameUnpacker:
-    """Parent side: rebuilds each window's frames; keeps frames from the latest window's start on."""
+    """Parent side: rebuilds each window's frames and thumbnails."""
 
     def __init__(self) -> None:
-        self._frames: dict[Fraction, VideoFrame] = {}
+        self._frames, self._thumbs = _Held(), _Held()
 
-    def unpack(self, packed: tuple[Window, tuple[Fraction, ...], tuple[VideoFrame, ...]]) -> Window:
-        bare, old, new = packed
-        for frame in new:
-            self._frames[frame.time] = frame
-        frames = tuple(self._frames[t] for t in old) + new
-        for t in [t for t in self._frames if t < bare.start]:
-            del self._frames[t]
-        return bare.copy(frames=frames)
+    def unpack(self, packed: tuple) -> Window:
+        bare, frames, thumbs = packed
+        return bare.copy(frames=self._frames.unpack(*frames, bare.start),
+                         thumbs=self._thumbs.unpack(*thumbs, bare.start))
 
 
 def serve(conn: Connection) -> None:

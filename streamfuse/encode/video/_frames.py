@@ -49,6 +49,13 @@ class FrameCache(Generic[T]):
         self._items[time] = value
         self.newest = time
 
+    def first_from(self, time: Fraction) -> T | None:
+        """The result of the earliest cached frame at or after ``time`` (None: none)."""
+        for t, value in self._items.items():
+            if t >= time:
+                return value
+        return None
+
     def evict_before(self, time: Fraction) -> None:
         """Forget every frame earlier than ``time`` (the keys are in time order)."""
         while self._items:

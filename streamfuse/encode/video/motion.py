@@ -1,9 +1,12 @@
 """Motion, scene cuts, flashes, brightness and sharpness from frame differencing.
 
-Per frame (analysed once, however many windows hold it): the fraction of a downscaled, blurred grey
-frame whose level changed by more than ``noise_floor`` since the previous frame, and the region of
-that change; the mean brightness; the variance of the Laplacian (higher = sharper); a colour
-signature for the cut detector (:mod:`._cuts`).
+Per analysed frame (analysed once, however many windows hold it): the fraction of a downscaled,
+blurred grey frame whose level changed by more than ``noise_floor`` since the previous frame, and
+the region of that change; the mean brightness; the variance of the Laplacian (higher = sharper).
+The cut detector (:mod:`._cuts`) sees the colour signature and brightness of every decoded frame,
+from its thumbnail (``window.thumbs``), whatever the analysis rate, so one-frame flashes and cuts
+between similar shots are not missed between analysed frames; without thumbnails
+(``decode.thumbnail_width=0``) it sees the analysed frames.
 
 Detections:
 
@@ -90,7 +93,7 @@ class MotionEncoder(BaseEncoder):
                       describe="a flash of light", doc="a brief bright frame (camera flash, muzzle flash)"),
         ),
         # cuts and flashes are decided a few frames late, up to flash_max after they happen
-        lookback="flash_max", flush=True,
+        lookback="flash_max", flush=True, thumbnails=True,
         models=lambda section: [ModelInfo("motion", "frame differencing + content change (no weights)", "-", True,
                                           kind="builtin")],
         resources=Resources(cpus=0.5),
@@ -103,6 +106,7 @@ class MotionEncoder(BaseEncoder):
         self._frames: FrameCache[_FrameMotion] = FrameCache()
         self._previous: np.ndarray | None = None
         self._cuts = CutDetector(c.cut_threshold, c.cut_ratio, c.flash_delta, c.flash_max)
+        self._thumbs_seen: Fraction | None = None  # the newest thumbnail given to the cut detector
         self._cut_times: deque[Fraction] = deque()
 
     def __call__(self, window: Window) -> Features:
@@ -112,14 +116,20 @@ class MotionEncoder(BaseEncoder):
 
         rows: list[tuple[VideoFrame, _FrameMotion]] = []
         changes: list[ShotChange] = []
+        full_rate = bool(window.thumbs)  # cuts and flashes from every decoded frame, not the analysed ones
         for frame in window.frames:
             if frame.time in self._frames:
                 rows.append((frame, self._frames[frame.time]))
             elif self._frames.is_new(frame.time):
                 motion, sig = self._analyse(frame)
                 self._frames.put(frame.time, motion)
-                changes += self._cuts.push(frame.time, sig, motion.brightness)
+                if not full_rate:
+                    changes += self._cuts.push(frame.time, sig, motion.brightness)
                 rows.append((frame, motion))
+        for thumb in window.thumbs:
+            if self._thumbs_seen is None or thumb.time > self._thumbs_seen:
+                self._thumbs_seen = thumb.time
+                changes += self._cuts.push(thumb.time, signature(thumb.image), float(grey(thumb.image).mean()))
         if window.final:
             changes += self._cuts.flush()
 
@@ -127,9 +137,10 @@ class MotionEncoder(BaseEncoder):
         for change in changes:
             if change.kind == "transient":
                 continue
-            for t in change.frames:
-                if t in self._frames:
-                    self._frames[t].explained = True
+            for t in change.frames:  # the analysed frame whose difference the change explains
+                explained = self._frames.first_from(t)
+                if explained is not None:
+                    explained.explained = True
             if change.kind == "scene.cut":
                 self._cut_times.append(change.time)
                 detections.append(_cut_detection(change, self.config))
