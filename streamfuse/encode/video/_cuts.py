@@ -121,17 +121,32 @@ class CutDetector:
     """Feeds on one frame at a time (``push``) and returns the changes it could decide.
 
     Holds the reference frame (the last decided one), the undecided frames after it (at most
-    ``flash_max`` seconds plus two frames) and the last ``history`` frame-to-frame distances.
+    ``flash_max`` seconds plus two frames), the last ``history`` frame-to-frame distances and the
+    decided frames of the last ``span`` seconds.
+
+    Besides a large change (``cut_threshold``, ``cut_ratio``), a cut is an *isolated* change: one
+    frame differs from the one before by at least ``spike_min`` while every other frame-to-frame
+    change within ``span`` before and after is at most ``1 / spike_ratio`` of it (a cut between two
+    shots of one room changes the picture once; motion, noise and fades change it over many frames).
+    Neither kind is a cut when it is part of a brightness *ramp*: the mean brightness moves the same
+    way frame after frame over ``span`` on both sides, by ``ramp_min`` grey levels or more, with no
+    step standing out (a fade to or from black).
     """
 
     def __init__(self, cut_threshold: float, cut_ratio: float, flash_delta: float, flash_max: float,
-                 history: int = 8) -> None:
+                 history: int = 8, *, spike_min: float = 1.0, spike_ratio: float = 4.0, span: float = 0.2,
+                 ramp_min: float = 15.0) -> None:
         self.cut_threshold = cut_threshold
         self.cut_ratio = cut_ratio
         self.flash_delta = flash_delta
         self.flash_max = as_fraction(flash_max)
+        self.spike_min = spike_min
+        self.spike_ratio = spike_ratio
+        self.span = as_fraction(span)
+        self.ramp_min = ramp_min
         self._buffer: deque[_Stat] = deque()
         self._history: deque[float] = deque(maxlen=history)
+        self._past: deque[tuple[_Stat, float]] = deque()  # decided frames of the last span, with their distance
 
     def __len__(self) -> int:
         return len(self._buffer)
@@ -144,6 +159,14 @@ class CutDetector:
         """End of stream: decide what is pending (a change that lasted to the end persisted)."""
         return self._advance(final=True)
 
+    def _pop(self, d: float) -> None:
+        """The reference is decided: it moves into the past, the candidate becomes the reference."""
+        self._history.append(d)
+        ref = self._buffer.popleft()
+        self._past.append((ref, d))
+        while len(self._past) > 1 and self._past[1][0].time < ref.time - self.span:
+            self._past.popleft()
+
     def _advance(self, final: bool) -> list[ShotChange]:
         out: list[ShotChange] = []
         buf = self._buffer
@@ -153,12 +176,21 @@ class CutDetector:
             baseline = statistics.median(self._history) if self._history else 0.0
             content = d >= self.cut_threshold and d >= self.cut_ratio * baseline
             jump = cand.brightness - ref.brightness
-            if not (content or abs(jump) >= self.flash_delta):
-                self._history.append(d)
-                buf.popleft()
+            maybe = content or d >= self.spike_min
+            if not (maybe or abs(jump) >= self.flash_delta):
+                self._pop(d)
                 continue
+            if maybe:
+                after = self._after(cand)
+                if after is None and not final:
+                    break  # the frames within span after the candidate are not all here yet
+                after = after or []
+                content = (content or self._isolated(d, after)) and not self._ramp(ref, cand, after)
+                if not content and abs(jump) < self.flash_delta:
+                    self._pop(d)
+                    continue
             bright = jump >= self.flash_delta
-            outcome, k = self._look_ahead(ref, bright)
+            outcome, k = self._look_ahead(ref, bright, d)
             if outcome == "wait" and not final:
                 break
             if outcome == "back":  # frames 1..k-1 were a transient; frame k becomes the reference
@@ -168,6 +200,7 @@ class CutDetector:
                                       tuple(s.time for s in span), length=k - 1))
                 for _ in range(k):
                     buf.popleft()
+                self._past.clear()
             elif outcome == "flash-ended":  # a flash, then new content: weigh frame k against ref
                 span = [buf[i] for i in range(1, k)]
                 out.append(ShotChange("flash", cand.time, d, ref.brightness, max(s.brightness for s in span),
@@ -177,12 +210,42 @@ class CutDetector:
             else:  # the change persisted (or the stream ended on it)
                 if content:
                     out.append(ShotChange("scene.cut", cand.time, d, ref.brightness, cand.brightness, (cand.time,)))
+                    buf.popleft()
+                    self._past.clear()  # a new shot: what came before says nothing about it
                 else:
-                    self._history.append(d)
-                buf.popleft()
+                    self._pop(d)
         return out
 
-    def _look_ahead(self, ref: _Stat, bright: bool) -> tuple[str, int]:
+    def _after(self, cand: _Stat) -> list[float] | None:
+        """Frame-to-frame distances after ``cand`` within ``span`` (None: not all here yet)."""
+        buf, out = self._buffer, []
+        for i in range(2, len(buf)):
+            out.append(content_distance(buf[i - 1].signature, buf[i].signature))
+            if buf[i].time - cand.time >= self.span:
+                return out
+        return None
+
+    def _isolated(self, d: float, after: list[float]) -> bool:
+        """``d`` stands out from every other change within ``span`` before and after it."""
+        ref = self._buffer[0]  # each past frame's distance to the frame after it, within span
+        others = [x for stat, x in self._past if stat.time >= ref.time - self.span] + after
+        return d >= self.spike_min and bool(others) and d >= self.spike_ratio * max(others)
+
+    def _ramp(self, ref: _Stat, cand: _Stat, after: list[float]) -> bool:
+        """The step ``ref -> cand`` is part of a steady brightness ramp (a fade) over ``span`` on both sides."""
+        before = [stat for stat, _ in self._past if stat.time >= ref.time - self.span]
+        later = list(self._buffer)[2:2 + len(after)]
+        levels = [s.brightness for s in before + [ref, cand] + later]
+        if len(levels) < 4:
+            return False
+        steps = np.diff(levels)
+        jump = cand.brightness - ref.brightness
+        same = steps * np.sign(jump) >= -1.0  # every step the ramp's way (a grey level of noise allowed)
+        others = np.abs(np.delete(steps, len(before)))
+        return (bool(same.all()) and abs(levels[-1] - levels[0]) >= self.ramp_min
+                and abs(jump) <= 3.0 * max(float(np.median(others)), 1.0))
+
+    def _look_ahead(self, ref: _Stat, bright: bool, d: float) -> tuple[str, int]:
         """What the frames after the candidate ``buf[1]`` say, and at which index.
 
         ``back``: frame k has the reference's content and brightness again; ``flash-ended``: a
@@ -196,7 +259,8 @@ class CutDetector:
             if k > 2 and later.time - start > self.flash_max:
                 return "persisted", k
             level_back = abs(later.brightness - ref.brightness) < self.flash_delta / 2
-            if level_back and content_distance(ref.signature, later.signature) < self.cut_threshold:
+            # back to the reference's content: nearer to it than half of the change away from it
+            if level_back and content_distance(ref.signature, later.signature) < min(self.cut_threshold, d / 2):
                 return "back", k
             if bright and level_back:
                 return "flash-ended", k

@@ -55,6 +55,19 @@ class MotionConfig(StageSection):
     flash_max: float = bounded(0.3, 0.0, 5.0,
                                doc="seconds a flash or other transient may last and still not be a cut "
                                    "(a single analysed frame always may)")
+    spike_min: float = bounded(0.25, 0.0, 1.0, lo_open=True,
+                               doc="content change (0-1) an isolated change must reach to be a cut: a cut "
+                                   "between two shots of one place changes the picture little, but once; a "
+                                   "quarter of a complete change, above what sensor noise, an encoder's keyframe "
+                                   "refresh or a small object entering changes between two frames")
+    spike_ratio: float = bounded(4.0, 1.0, 100.0,
+                                 doc="an isolated change must be this many times every other frame-to-frame "
+                                     "change within cut_span before and after it (motion and noise change the "
+                                     "picture over many frames)")
+    cut_span: float = bounded(0.2, 0.04, 2.0, doc="seconds on each side that the isolation and ramp tests look at")
+    ramp_min: float = bounded(15.0, 1.0, 255.0,
+                              doc="grey levels a steady brightening or darkening must cover over cut_span on both "
+                                  "sides for a change inside it to be a fade, not a cut")
 
 
 #: width of the grey frame that is differenced, and of the frame the colour signature is taken from
@@ -105,7 +118,8 @@ class MotionEncoder(BaseEncoder):
         c = self.config
         self._frames: FrameCache[_FrameMotion] = FrameCache()
         self._previous: np.ndarray | None = None
-        self._cuts = CutDetector(c.cut_threshold, c.cut_ratio, c.flash_delta, c.flash_max)
+        self._cuts = CutDetector(c.cut_threshold, c.cut_ratio, c.flash_delta, c.flash_max, spike_min=c.spike_min,
+                                 spike_ratio=c.spike_ratio, span=c.cut_span, ramp_min=c.ramp_min)
         self._thumbs_seen: Fraction | None = None  # the newest thumbnail given to the cut detector
         self._cut_times: deque[Fraction] = deque()
 
