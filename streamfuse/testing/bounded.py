@@ -3,7 +3,12 @@
 For testing how a program meets hostile input: :func:`run_bounded` starts ``argv`` in a session of
 its own with its address space limited (``RLIMIT_AS``, inherited by its children), kills the whole
 session when it runs past ``timeout`` seconds, and reports the exit code, the output, the wall time
-and the peak resident memory of the command and the children it waited for.
+and the peak resident memory of the command and its children.
+
+The peak is read from ``/proc`` while the command runs (``VmHWM`` of the command, plus the resident
+size of its children), not from ``wait4``'s ``ru_maxrss``: a child forked from a large process (a
+test runner that has loaded torch) inherits the parent's high-water mark across ``exec``, so
+``ru_maxrss`` would report the parent's size for every command.
 """
 
 from __future__ import annotations
@@ -49,7 +54,9 @@ def run_bounded(argv: Sequence[str], *, timeout: float, memory_mb: int, cwd: str
                                 env=None if env is None else dict(env), preexec_fn=limit_memory,
                                 start_new_session=True)
         timed_out = False
+        peak_kb = 0
         while True:
+            peak_kb = max(peak_kb, _resident_kb(proc.pid))
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
@@ -58,7 +65,7 @@ def run_bounded(argv: Sequence[str], *, timeout: float, memory_mb: int, cwd: str
                 os.killpg(proc.pid, signal.SIGKILL)
                 pid, status, usage = os.wait4(proc.pid, 0)
                 break
-            time.sleep(0.02)
+            time.sleep(0.01)
         seconds = time.monotonic() - start
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; Popen must not wait again
         try:
@@ -68,4 +75,26 @@ def run_bounded(argv: Sequence[str], *, timeout: float, memory_mb: int, cwd: str
         out.seek(0)
         err.seek(0)
         return Bounded(proc.returncode, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
-                       seconds, usage.ru_maxrss / 1024, timed_out)
+                       seconds, (peak_kb or usage.ru_maxrss) / 1024, timed_out)
+
+
+def _status_kb(pid: int | str, field: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _resident_kb(pid: int) -> int:
+    """The command's peak resident size so far plus what its children hold now (kB)."""
+    total = _status_kb(pid, "VmHWM:")
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = f.read().split()
+    except OSError:
+        children = []
+    return total + sum(_status_kb(c, "VmRSS:") for c in children)
