@@ -8,6 +8,7 @@ a bad sink URI: one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import dataclasses
 import argparse
 import signal
 import sys
@@ -108,7 +109,8 @@ def run_watch_cli(argv: list[str]) -> int:
             metrics.watch_sink(sink)
         if address is not None:
             from ..serve.server import EventServer
-            server = EventServer(address[0], address[1], token=args.token, metrics=metrics)
+            server = EventServer(address[0], address[1], token=args.token, metrics=metrics,
+                                 **dataclasses.asdict(config.serve))
             sinks.insert(0, server)
             _say(f"serving events on {server.url}/events (SSE) and {server.url.replace('http', 'ws', 1)}/ws; "
                  f"metrics on {server.url}/metrics")

@@ -13,6 +13,7 @@ from ..errors import ConfigError
 from .base import Section, StageSections, bounded
 from .fusion import FusionConfig
 from .live import LiveConfig
+from .serve import ServeConfig
 from .sinks import SinksConfig
 
 
@@ -90,3 +91,4 @@ class PipelineConfig(Section):
     output: OutputConfig = field(default_factory=OutputConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
     sinks: SinksConfig = field(default_factory=SinksConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)

@@ -231,3 +231,20 @@ def test_a_good_subscriber_receives_every_event_through_a_flood(serve, make_even
     records = server_lines(caplog)
     assert all(r.exc_info is None and "Traceback" not in r.getMessage() for r in records)
     assert len(records) <= 10 * 10  # at most 10 lines every 10 s, however long the flood
+
+
+def test_the_bounds_are_set_by_config_keys(serve):
+    import dataclasses
+
+    from streamfuse.config.loader import load_config
+
+    config = load_config(sets=["serve.max_connections=3", "serve.max_per_client=3"])
+    server = serve(**dataclasses.asdict(config.serve))
+    held = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(3)]
+    try:
+        time.sleep(0.2)
+        refused = raw_request(server.port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", source=FLOOD_HOST)
+        assert refused.startswith(b"HTTP/1.1 503")  # the fourth connection, from another client too
+    finally:
+        for s in held:
+            s.close()
