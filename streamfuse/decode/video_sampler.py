@@ -78,7 +78,9 @@ class VideoSampler:
     def _configure(self, rate) -> None:
         cfg, ctx, report = self.config, self.stream.codec_context, self.report
         self.stream.thread_type = "AUTO"
-        if cfg.skip_frames == "nonref" or (cfg.skip_frames == "auto" and self.step is not None and rate
+        # auto: never when thumbnails are taken (a one-frame flash or a cut on a B-frame would go unseen)
+        if cfg.skip_frames == "nonref" or (cfg.skip_frames == "auto" and not cfg.thumbnail_width
+                                           and self.step is not None and rate
                                            and Fraction(cfg.fps).limit_denominator(1001) * 2 <= rate):
             ctx.skip_frame = "NONREF"
             report.skipped_nonref = True

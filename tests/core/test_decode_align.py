@@ -134,3 +134,14 @@ def test_audio_of_each_window_is_exact(make):
     for w in windows:
         assert w.audio.start == round(w.start * 16000)
         assert len(w.audio.samples) == round(w.end * 16000) - round(w.start * 16000)
+
+
+def test_every_frame_is_decoded_when_the_cut_detector_reads_them(make):
+    """``decode.skip_frames=auto`` saves decoding unreferenced frames only when no enabled encoder
+    reads every frame's thumbnail: a one-frame flash on a B-frame must not go unseen."""
+    truth = make("bframes.mkv", gen.make_av_sync_clip, duration=3.0, fps=30)
+    windows, report = windows_of(truth.path, "decode.fps=5")  # the motion encoder reads thumbnails
+    thumbs = sorted({t.time for w in windows for t in w.thumbs})
+    assert not report.skipped_nonref and thumbs == list(truth.frame_times)
+    _, report = windows_of(truth.path, "decode.fps=5", "decode.skip_frames=nonref")
+    assert report.skipped_nonref
