@@ -34,6 +34,9 @@ from .tracker import SeriesTracker
 
 KEYWORD = EventKind("keyword", "instant", ("text",), data(required=("text", "label")),
                     doc="a configured phrase (label) said or shown (text: the transcript it was found in)")
+#: a level onset this close to a named impulsive sound is that sound (the tagger places its onset
+#: on 5 ms blocks, the level detector on its own blocks)
+ONE_SOUND = Fraction(1, 20)
 #: how long speech is remembered for the sound-during-speech check, beyond the kinds' look-back
 _SPEECH_MEMORY = Fraction(10)
 
@@ -43,6 +46,15 @@ def _speech_blind(encoder: str) -> bool:
         return registry.stage(encoder).spec.speech_blind
     except Exception:  # noqa: BLE001 - an encoder given directly, not registered: it says nothing
         return False
+
+
+def _names_sounds(encoder: str) -> bool:
+    """The encoder reports sounds by name at first sight (an audio tagger), not speech-blind levels."""
+    try:
+        spec = registry.stage(encoder).spec
+    except Exception:  # noqa: BLE001 - an encoder given directly, not registered
+        return False
+    return not spec.speech_blind and any(k.name == "sound" for k in spec.kinds)
 
 
 def _tagger_speech(features: list[Features]) -> float | None:
@@ -75,6 +87,7 @@ class RuleFuser(Fuser):
                           if any(k.durative for k in declared)}
         self.trackers = {name: self._tracker(name) for name in self._durative}
         self._instants: list[tuple[str, Fraction]] = []  # (kind, start) of instant events reported
+        self._tagged = False  # an audio tagger names sounds: level onsets wait for its verdict
 
     # -- public -------------------------------------------------------------------------------
 
@@ -83,6 +96,7 @@ class RuleFuser(Fuser):
         transcript: list[TextSegment] = []
         presence: dict[str, list[Detection]] = {}
         for f in features:
+            self._tagged = self._tagged or _names_sounds(f.encoder)
             if _speech_blind(f.encoder):
                 for d in f.detections:
                     if d.kind == "sound":
@@ -93,9 +107,16 @@ class RuleFuser(Fuser):
         self._speech.note(fresh, window.start)
         heard_as_speech = _tagger_speech(features)
         sounds: list[str] = []
+        onsets = [d for d in fresh if d.instant and d.kind == "sound" and detection_key(d) in self._blind]
+        fresh = [self._at_onset(d, onsets) if self._named_instant(d) else d for d in fresh]
+        named = [d.start for d in fresh if self._named_instant(d)] + [
+            t for k, t in self._instants if k.startswith("sound:")]
         for det in fresh:
             if det.kind == "sound" and detection_key(det) in self._blind and self._speech.covers(det):
                 continue
+            if (det.instant and det.kind == "sound" and detection_key(det) in self._blind
+                    and any(abs(t - det.start) <= ONE_SOUND for t in named)):
+                continue  # a level onset the tagger named: the same sound, reported once with its name
             if det.kind == "sound" and detection_key(det) not in self._blind and det.label:
                 sounds.append(det.label)
             if det.kind == "speech" and heard_as_speech is not None:
@@ -143,9 +164,14 @@ class RuleFuser(Fuser):
 
     def _undecided(self, det: Detection) -> bool:
         """A speech-blind sound waits until speech is decided around it (a speech detector's
-        ``decided``), or for the window that owns it; without a speech detector it need not wait."""
+        ``decided``), or for the window that owns it; without a speech detector it need not wait.
+        A level onset waits for the window that owns it when an audio tagger runs (with the default
+        windows, length - hop >= a 0.96 s patch, that window holds every patch that heard it), so a
+        sound the tagger named is reported once, by name."""
         if detection_key(det) not in self._blind:
             return False
+        if det.instant and self._tagged:
+            return True  # by the window that owns it, the tagger has scored every patch holding it
         if not self._speech.has_detector:
             return False
         return self._decided is None or det.end + SPEECH_MARGIN > self._decided
@@ -162,6 +188,20 @@ class RuleFuser(Fuser):
         except KeyError:
             raise ValueError(f"a detection of kind {det.kind!r} that no stage declares; add an EventKind "
                              f"for it to its encoder's spec") from None
+
+    @staticmethod
+    def _at_onset(det: Detection, onsets: list[Detection]) -> Detection:
+        """A named impulsive sound placed at the level onset of the same sound when that came first
+        (a patch that starts inside the sound cannot see where it began)."""
+        near = [o for o in onsets if abs(o.start - det.start) <= ONE_SOUND and o.start < det.start]
+        if not near:
+            return det
+        onset = min(near, key=lambda o: o.start)
+        return replace(det, start=onset.start, end=onset.start + (det.end - det.start),
+                       evidence={**det.evidence, "onset": onset.evidence})
+
+    def _named_instant(self, det: Detection) -> bool:
+        return bool(det.instant and det.kind == "sound" and det.label and detection_key(det) not in self._blind)
 
     def _instant(self, det: Detection, modalities: tuple[str, ...]) -> dict[str, Any]:
         named = det.kind == "sound" and det.label and detection_key(det) not in self._blind

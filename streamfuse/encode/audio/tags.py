@@ -16,7 +16,11 @@ no sound event (see :mod:`._audioset`):
   joins consecutive patches into one durative event per label (a sound is within the span, which
   can reach up to 0.48 s beyond it on either side);
 * impulsive classes: ``instant=True``, once per onset (the first patch of a run of patches above
-  the threshold), at the loudest 25 ms frame of that patch, ``[frame start, frame start + 25 ms)``.
+  the threshold), at the sound's onset in that patch, ``[onset, onset + 25 ms)``: the start of the
+  run of 5 ms blocks around the loudest one whose energy stays within ``ONSET_DB`` (20 dB) of it.
+  A sound starts where its energy rises, not at its loudest moment (a 50 ms beep peaks ~30 ms in);
+  the level-onset detector finds the same instant, and the fusion stage then reports the sound
+  once, with its name.
 
 Each patch's detections are reported at first sight: by the first window holding the patch's
 whole audio (a patch is scored once its audio is all there; the fusion stage takes detections
@@ -54,6 +58,10 @@ from ._audioset import IMPULSIVE, SETTING, SPEECH
 from ._feed import BlockFeed
 from ._yamnet import (CLASS_MAP, HOP_SAMPLES, MODEL_ZIP, PACKAGE, PACKAGE_VERSION, PATCH_SAMPLES, STEP, WIN,
                       YamNet, class_names, data_folder, log_mel)
+
+#: an impulsive sound's onset: 5 ms blocks, and how far below its loudest block its run may fall
+ONSET_BLOCK = SAMPLE_RATE // 200
+ONSET_DB = 20.0
 
 
 @dataclass(frozen=True)
@@ -195,7 +203,7 @@ class SoundTagsEncoder(BaseEncoder):
             if self._impulsive[i]:
                 if not onset[i]:
                     continue
-                t = self._loudest(mel, start, real)
+                t = self._onset(samples, start, real)
                 det = Detection("sound", Fraction(t, SAMPLE_RATE), Fraction(t + WIN, SAMPLE_RATE),
                                 float(scores[i]), label=self.labels[i], evidence=evidence, instant=True)
             else:
@@ -205,13 +213,21 @@ class SoundTagsEncoder(BaseEncoder):
         self._patches.append(p)
 
     @staticmethod
-    def _loudest(mel: np.ndarray, start: int, real: tuple[int, int]) -> int:
-        """First sample of the 25 ms window of the loudest frame inside the real audio."""
-        offset = (512 - WIN) // 2
-        frames = start + offset + STEP * np.arange(len(mel))
-        inside = (frames >= real[0]) & (frames < real[1])
-        energy = np.where(inside, np.exp(mel.astype(np.float64)).sum(axis=1), -1.0)
-        return int(frames[int(np.argmax(energy))]) if inside.any() else max(start, real[0])
+    def _onset(samples: np.ndarray, start: int, real: tuple[int, int]) -> int:
+        """First sample of the impulsive sound in the patch: the first 5 ms block of the run of
+        blocks around the loudest one whose energy is within ``ONSET_DB`` of it."""
+        a, b = real[0] - start, real[1] - start
+        n = (b - a) // ONSET_BLOCK
+        if n < 1:
+            return max(start, real[0])
+        blocks = samples[a:a + n * ONSET_BLOCK].astype(np.float64).reshape(n, ONSET_BLOCK)
+        energy = (blocks * blocks).sum(axis=1)
+        peak = int(np.argmax(energy))
+        floor = energy[peak] * 10 ** (-ONSET_DB / 10)
+        first = peak
+        while first > 0 and energy[first - 1] >= floor:
+            first -= 1
+        return real[0] + first * ONSET_BLOCK
 
     # -- reports --------------------------------------------------------------------------------
 
