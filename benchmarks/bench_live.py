@@ -64,7 +64,8 @@ def _worker(conn, sets: list[str]) -> None:
                 self.connected = time.monotonic()
             if event["type"] == "streamfuse.flash":
                 self.flashes.append(time.monotonic())
-            elif event["type"] == "streamfuse.sound" and event["data"]["phase"] in ("start", "instant"):
+            elif (event["type"] == "streamfuse.sound" and event["data"]["phase"] in ("start", "instant")
+                  and "same_sound_as" not in event["data"].get("evidence", {})):  # a name for a sound reported
                 self.sounds.append((time.monotonic(), event["data"]["start"], event["data"].get("label", "")))
 
         def flush(self, timeout=None) -> None:

@@ -48,15 +48,6 @@ def _speech_blind(encoder: str) -> bool:
         return False
 
 
-def _names_sounds(encoder: str) -> bool:
-    """The encoder reports sounds by name at first sight (an audio tagger), not speech-blind levels."""
-    try:
-        spec = registry.stage(encoder).spec
-    except Exception:  # noqa: BLE001 - an encoder given directly, not registered
-        return False
-    return not spec.speech_blind and any(k.name == "sound" for k in spec.kinds)
-
-
 def _tagger_speech(features: list[Features]) -> float | None:
     """The highest speech score an audio tagger gave the window (its ``speech_score`` summary), a
     cross-check of the speech detector: kept in the speech events' evidence."""
@@ -87,7 +78,7 @@ class RuleFuser(Fuser):
                           if any(k.durative for k in declared)}
         self.trackers = {name: self._tracker(name) for name in self._durative}
         self._instants: list[tuple[str, Fraction]] = []  # (kind, start) of instant events reported
-        self._tagged = False  # an audio tagger names sounds: level onsets wait for its verdict
+        self._level_onsets: list[tuple[Fraction, str]] = []  # (start, event id) of level onsets reported
 
     # -- public -------------------------------------------------------------------------------
 
@@ -96,7 +87,6 @@ class RuleFuser(Fuser):
         transcript: list[TextSegment] = []
         presence: dict[str, list[Detection]] = {}
         for f in features:
-            self._tagged = self._tagged or _names_sounds(f.encoder)
             if _speech_blind(f.encoder):
                 for d in f.detections:
                     if d.kind == "sound":
@@ -164,14 +154,9 @@ class RuleFuser(Fuser):
 
     def _undecided(self, det: Detection) -> bool:
         """A speech-blind sound waits until speech is decided around it (a speech detector's
-        ``decided``), or for the window that owns it; without a speech detector it need not wait.
-        A level onset waits for the window that owns it when an audio tagger runs (with the default
-        windows, length - hop >= a 0.96 s patch, that window holds every patch that heard it), so a
-        sound the tagger named is reported once, by name."""
+        ``decided``), or for the window that owns it; without a speech detector it need not wait."""
         if detection_key(det) not in self._blind:
             return False
-        if det.instant and self._tagged:
-            return True  # by the window that owns it, the tagger has scored every patch holding it
         if not self._speech.has_detector:
             return False
         return self._decided is None or det.end + SPEECH_MARGIN > self._decided
@@ -205,8 +190,24 @@ class RuleFuser(Fuser):
 
     def _instant(self, det: Detection, modalities: tuple[str, ...]) -> dict[str, Any]:
         named = det.kind == "sound" and det.label and detection_key(det) not in self._blind
+        if named and det.instant:
+            det = self._linked(det)
         self._instants.append((f"sound:{det.label}" if named else det.kind, det.start))
-        return self.events.instant(det, modalities)
+        event = self.events.instant(det, modalities)
+        if det.kind == "sound" and det.instant and not named:
+            self._level_onsets = [(t, i) for t, i in self._level_onsets if t >= det.start - self.context.horizon]
+            self._level_onsets.append((det.start, event["data"]["event_id"]))
+        return event
+
+    def _linked(self, det: Detection) -> Detection:
+        """A named impulsive sound whose level onset was reported already (the tagger reports a patch
+        once its 0.96 s of audio are in, the level detector sooner): placed at that onset, and saying
+        it is the same sound (``evidence.same_sound_as``: the onset event's id)."""
+        near = [(t, i) for t, i in self._level_onsets if abs(t - det.start) <= ONE_SOUND]
+        if not near:
+            return det
+        t, event_id = min(near)
+        return replace(det, start=t, end=t + (det.end - det.start), evidence={**det.evidence, "same_sound_as": event_id})
 
     def _keywords(self, seg: TextSegment) -> list[dict[str, Any]]:
         phrases = self.config.keywords.phrases

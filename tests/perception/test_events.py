@@ -50,9 +50,15 @@ def test_camera_flash_is_not_a_cut(make, tmp_path):
 def test_beeps_are_sounds_and_nothing_else(make, tmp_path):
     truth = make("beeps.wav", gen.make_beep_clip, beeps=(0.5, 1.25), duration=2.0)
     _, events, windows = run_pipeline(truth.path, tmp_path, *CHEAP)
-    # one sound event per beep, at its onset: named by the tagger or a level onset, never both
-    onsets = sorted(e["data"]["start"] for e in of_type(events, "sound") if e["data"]["phase"] == "instant")
+    # one report per beep, at its onset (a level onset or a named sound); a name the tagger gives a
+    # reported onset later says which report it names, at that report's time
+    sounds = [e["data"] for e in of_type(events, "sound") if e["data"]["phase"] == "instant"]
+    reports = {d["event_id"]: d for d in sounds if "same_sound_as" not in d["evidence"]}
+    onsets = sorted(d["start"] for d in reports.values())
     assert len(onsets) == 2 and all(abs(a - float(b)) <= 0.010 for a, b in zip(onsets, truth.beep_times))
+    for d in sounds:
+        if "same_sound_as" in d["evidence"]:
+            assert d["start"] == reports[d["evidence"]["same_sound_as"]]["start"] and d["label"] != "onset"
     assert not of_type(events, "speech") and not of_type(events, "transcript")
     for w in windows:
         assert "speech" not in w["description"] and w["description"].startswith("No video track")
