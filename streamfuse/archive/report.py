@@ -1,0 +1,1 @@
+"""HTML timelines (see write_reports)."""
