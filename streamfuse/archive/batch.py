@@ -98,10 +98,7 @@ def run_batch(sources: list[Source], config: PipelineConfig, out_dir: str | Path
     kind = runtime or config.runtime.kind
     with Journal(out) as journal:
         report.removed_leftovers = journal.remove_leftovers()
-        idx = None
-        if index:
-            from .index import open_index
-            idx = open_index(out)
+        idx = _LazyIndex(out) if index else None
         cfg = config_hash(config)
         bar = Progress(len(sources), enabled=progress)
         pool: Any = None
@@ -177,6 +174,30 @@ def run_batch(sources: list[Source], config: PipelineConfig, out_dir: str | Path
     report.wall_seconds = time.perf_counter() - t0
     _write_report(out, report)
     return report
+
+
+class _LazyIndex:
+    """The index, opened when the first result is added (a batch that commits nothing leaves none)."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self._index = out, None
+
+    def _open(self):
+        if self._index is None:
+            from .index import open_index
+            self._index = open_index(self.out)
+        return self._index
+
+    def has(self, name: str, key: str) -> bool:
+        from .index import INDEX_FILE
+        return (self.out / INDEX_FILE).exists() and self._open().has(name, key)
+
+    def add_result(self, folder: Path, key: str) -> None:
+        self._open().add_result(folder, key)
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
 
 
 def _submit(pool: Any, task: Task, on_dispatch, bar: Progress) -> None:

@@ -26,6 +26,8 @@ from ..errors import ConfigError
 from .inputs import content_hash
 
 STATE = ".streamfuse"
+#: what a batch keeps in OUT besides the result folders (the journal's folder, the index and its WAL files)
+ARCHIVE_STATE = (STATE, "index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "index.sqlite-journal")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, hash TEXT);
