@@ -126,6 +126,7 @@ def run_batch(sources: list[Source], config: PipelineConfig, out_dir: str | Path
                 again = []
                 for task, outcome in pool.wait(timeout):
                     if isinstance(outcome, WorkerDied):
+                        journal.remove_partial(task.source.name)
                         if task.attempts < attempts:
                             report.retried += 1
                             again.append(task)

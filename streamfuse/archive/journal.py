@@ -16,6 +16,7 @@ Whether a result is done is never taken from here: the committed ``summary.json`
 from __future__ import annotations
 
 import fcntl
+import glob
 import os
 import shutil
 import sqlite3
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..sinks.results import hidden_name
 from .inputs import content_hash
 
 STATE = ".streamfuse"
@@ -94,6 +96,12 @@ class Journal:
                 shutil.rmtree(path, ignore_errors=True)
                 gone.append(path.name)
         return gone
+
+    def remove_partial(self, name: str) -> None:
+        """Delete the partial folder(s) of result ``name`` (its worker died while writing it)."""
+        prefix = hidden_name(name, "partial")[:-8]  # without the random part
+        for path in self.out.glob(glob.escape(prefix) + "*"):
+            shutil.rmtree(path, ignore_errors=True)
 
     def close(self) -> None:
         try:
