@@ -88,13 +88,28 @@
 
     // timeline: thumbnails, lanes, strips, axis
     const tl = el("div", { class: "timeline", id: "timeline" });
+    let th = null;
     if (data.thumbs && data.thumbs.length) {
-      const th = el("div", { class: "thumbs" });
+      th = el("div", { class: "thumbs" });
       for (const t of data.thumbs) {
-        th.append(el("figure", { style: { left: pct(t.t) } }, el("img", { src: t.src, alt: "frame at " + fmt(t.t) }),
-          el("figcaption", {}, fmt(t.t))));
+        const fig = el("figure", { style: { left: pct(t.t) } }, el("img", { src: t.src, alt: "frame at " + fmt(t.t) }),
+          el("figcaption", {}, fmt(t.t)));
+        fig._t = t.t;
+        th.append(fig);
       }
       tl.append(th);
+    }
+    function layoutThumbs() {
+      // as many key frames as fit side by side at this width, spread over the clip
+      if (!th) return;
+      const width = th.clientWidth, room = 100;
+      let last = -Infinity;
+      for (const fig of th.children) {
+        const x = width * Math.min(fig._t, D) / D;
+        const fits = x - last >= room && x + room / 2 <= width + room / 2;
+        fig.style.display = fits ? "" : "none";
+        if (fits) last = x;
+      }
     }
     const types = [...new Set(data.events.map((e) => e.type))];
     const buttons = [];
@@ -108,6 +123,7 @@
           style: { left: pct(e.start), width: instant ? "" : "calc(" + pct(e.end - e.start) + " + 0px)", background: colour(type) },
           onclick: () => show(e, b),
         });
+        if (!instant && e.label && e.label !== type) b.append(el("span", {}, e.label));
         b._event = e;
         b._text = [type, e.label, e.text].filter(Boolean).join(" ").toLowerCase();
         buttons.push(b);
@@ -128,8 +144,18 @@
           style: { left: pct(w.start), width: pct(hop), background: "rgba(47,111,237," + (0.08 + 0.9 * x).toFixed(2) + ")" } }));
       }
       if (w.sound) {
-        sounds.append(el("div", { class: "cell", title: span(w.start, w.end) + ": " + w.sound,
-          style: { left: pct(w.start), width: pct(hop), background: colour("sound:" + w.sound) } }, el("span", {}, w.sound)));
+        const prev = sounds.lastChild;
+        if (prev && prev._sound === w.sound && Math.abs(prev._end - w.start) < 1e-6) {
+          // one cell for a run of windows with the same top sound
+          prev._end = w.start + hop;
+          prev.style.width = pct(prev._end - prev._start);
+          prev.title = span(prev._start, prev._end) + ": " + w.sound;
+        } else {
+          const cell = el("div", { class: "cell", title: span(w.start, w.start + hop) + ": " + w.sound,
+            style: { left: pct(w.start), width: pct(hop), background: colour("sound:" + w.sound) } }, el("span", {}, w.sound));
+          cell._sound = w.sound; cell._start = w.start; cell._end = w.start + hop;
+          sounds.append(cell);
+        }
       }
     });
     tl.append(el("div", { class: "strip" }, el("div", { class: "name" }, "audio level"), level));
@@ -139,6 +165,8 @@
     for (let t = 0; t <= D + 1e-9; t += step) axis.append(el("span", { style: { left: pct(t) } }, fmt(t)));
     tl.append(axis);
     main.append(el("section", {}, el("h2", {}, "Timeline"), tl));
+    layoutThumbs();
+    window.addEventListener("resize", layoutThumbs);
 
     const detail = el("div", { id: "detail" }, el("span", { class: "empty" }, "Click an event to see its time and evidence."));
     main.append(el("section", {}, el("h2", {}, "Event"), detail));
