@@ -61,9 +61,15 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text or "")]
 
 
+#: words too common to say which moment is meant (left out of word matching, kept for meaning)
+STOP_WORDS = frozenset("a an and are as at be by for from has in is it its of on or that the to was were with "
+                       "about into".split())
+
+
 def fts_query(text: str) -> str | None:
-    """An FTS5 query matching any word of ``text`` (each word quoted: user text is never FTS syntax)."""
-    terms = dict.fromkeys(words(text))
+    """An FTS5 query matching any word of ``text`` but :data:`STOP_WORDS` (each word quoted: user
+    text is never FTS syntax)."""
+    terms = dict.fromkeys(w for w in words(text) if w not in STOP_WORDS)
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms) or None
 
 

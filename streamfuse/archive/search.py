@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .index import Hit, Index, fts_query, words
+from .index import STOP_WORDS, Hit, Index, fts_query, words
 
 _VEC_K_MAX = 4096  # sqlite-vec's largest k
 _NEAR = 0.5  # seconds: moments of one source closer than this are one moment
@@ -51,7 +51,7 @@ def _keep(q: Query, name: str, display: str, start: float, end: float) -> bool:
 def search(index: Index, q: Query, embed: Callable[[str], np.ndarray] | None = None) -> list[Hit]:
     db = index.db
     displays = dict(db.execute("SELECT name, display FROM sources").fetchall())
-    qwords = set(words(q.text))
+    qwords = set(words(q.text)) - STOP_WORDS or set(words(q.text))
     cands: dict[tuple[str, int], list[Any]] = {}  # (table, id) -> [score, via]
 
     def offer(ref: tuple[str, int], score: float, via: str) -> None:
@@ -71,7 +71,7 @@ def search(index: Index, q: Query, embed: Callable[[str], np.ndarray] | None = N
     match = fts_query(q.text)
     if match and qwords:
         found = list(db.execute("SELECT body, kind, ref FROM text_fts WHERE text_fts MATCH ? ORDER BY rank LIMIT ?",
-                                (match, want * 4)))
+                                (match, want * 2)))
         missing = [int(ref) for _, kind, ref in found if kind != "event" and int(ref) not in meaning]
         if vec is not None and missing:  # the meaning of word-matched windows too, to rank among them
             for part in range(0, len(missing), 500):
