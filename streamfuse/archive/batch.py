@@ -86,10 +86,11 @@ def deliver(folder: Path, sinks: Iterable[Any], journal: Journal, name: str, key
 def run_batch(sources: list[Source], config: PipelineConfig, out_dir: str | Path, *,
               workers: int | None = None, runtime: str | None = None, address: str | None = None,
               sinks: Iterable[Any] = (), index: bool = True, progress: bool = False, attempts: int = 3,
-              on_dispatch: Callable[[Task, Any], None] | None = None) -> BatchReport:
+              on_dispatch: Callable[[Task, Any], None] | None = None, pool: Any = None) -> BatchReport:
     """Analyse ``sources`` into ``out_dir`` (see the module docstring). ``runtime``: ``local`` or
     ``ray`` (default ``config.runtime.kind``); ``workers``: Ray workers (default half the CPUs).
-    ``on_dispatch(task, workers)`` is called after a file is handed to a worker (tests kill workers there)."""
+    ``on_dispatch(task, workers)`` is called after a file is handed to a worker (tests kill workers there).
+    ``pool``: workers of an earlier batch (:mod:`.workers`) to use again, models loaded; left open."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sinks = list(sinks)
@@ -101,7 +102,9 @@ def run_batch(sources: list[Source], config: PipelineConfig, out_dir: str | Path
         idx = _LazyIndex(out) if index else None
         cfg = config_hash(config)
         bar = Progress(len(sources), enabled=progress)
-        pool: Any = None
+        given = pool
+        if pool is not None:  # this batch's configuration and folder
+            pool.config, pool.out_dir = config, str(out.resolve())
         try:
             def finish(task: Task, result: SourceResult) -> None:
                 report.results.append(result)
@@ -168,7 +171,7 @@ def run_batch(sources: list[Source], config: PipelineConfig, out_dir: str | Path
                     _submit(pool, queue.pop(0), on_dispatch, bar)
         finally:
             bar.close()
-            if pool is not None:
+            if pool is not None and pool is not given:
                 pool.close()
             if idx is not None:
                 idx.close()

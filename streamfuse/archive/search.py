@@ -74,12 +74,11 @@ def search(index: Index, q: Query, embed: Callable[[str], np.ndarray] | None = N
                                 (match, want * 2)))
         missing = [int(ref) for _, kind, ref in found if kind != "event" and int(ref) not in meaning]
         if vec is not None and missing:  # the meaning of word-matched windows too, to rank among them
-            for part in range(0, len(missing), 500):
-                ids = missing[part:part + 500]
-                for wid, distance in db.execute(
-                        f"SELECT rowid, vec_distance_cosine(embedding, ?) FROM window_vec WHERE rowid IN "
-                        f"({','.join('?' * len(ids))})", (vec, *ids)):
-                    meaning[wid] = max(0.0, 1.0 - float(distance))
+            for wid in missing:  # one point lookup each: ~0.01 ms, where vec0 scans for "rowid IN (...)"
+                row = db.execute("SELECT vec_distance_cosine(embedding, ?) FROM window_vec WHERE rowid = ?",
+                                 (vec, wid)).fetchone()
+                if row is not None:
+                    meaning[wid] = max(0.0, 1.0 - float(row[0]))
         for body, kind, ref in found:
             share = len(qwords & set(words(body))) / len(qwords)
             base = meaning.get(int(ref), 0.0) if kind != "event" else 0.0
