@@ -48,6 +48,7 @@ class BatchReport:
     media_seconds: float = 0.0
     wall_seconds: float = 0.0
     removed_leftovers: list[str] = field(default_factory=list)
+    removed: list[Any] = field(default_factory=list)  # results removed by retention (retention.Removed)
 
     @property
     def exit_code(self) -> int:
@@ -57,7 +58,8 @@ class BatchReport:
         return {"analysed": sum(1 for r in self.results if r.ok), "skipped": len(self.skipped),
                 "failed": len(self.failures), "failures": [{"input": i, "reason": r} for i, r in self.failures],
                 "retried": self.retried, "delivered": self.delivered, "indexed": self.indexed,
-                "media_seconds": round(self.media_seconds, 3), "wall_seconds": round(self.wall_seconds, 3)}
+                "media_seconds": round(self.media_seconds, 3), "wall_seconds": round(self.wall_seconds, 3),
+                "removed": [{"name": r.name, "bytes": r.bytes, "reason": r.reason} for r in self.removed]}
 
 
 def _key(journal: Journal, source: Source, cfg: str) -> str | None:
@@ -175,6 +177,11 @@ def run_batch(sources: list[Source], config: PipelineConfig, out_dir: str | Path
                 pool.close()
             if idx is not None:
                 idx.close()
+        if config.archive.max_bytes or config.archive.max_age_days:
+            from .retention import enforce
+            made = frozenset(r.source.name for r in report.results if r.ok)
+            report.removed = enforce(out, max_bytes=config.archive.max_bytes,
+                                     max_age_days=config.archive.max_age_days, keep=made)
     report.wall_seconds = time.perf_counter() - t0
     _write_report(out, report)
     return report
@@ -231,6 +238,12 @@ def print_summary(report: BatchReport, file=sys.stderr) -> None:
         parts.append(f"{report.retried} retried after a worker died")
     for name, n in sorted(report.delivered.items()):
         parts.append(f"{n} events to {name}")
+    if report.removed:
+        freed = sum(r.bytes for r in report.removed) / 1e6
+        parts.append(f"retention removed {len(report.removed)} oldest results ({freed:.1f} MB)")
     print("streamfuse: batch: " + "; ".join(parts), file=file)
+    for r in report.removed:
+        why = "older than archive.max_age_days" if r.reason == "age" else "over archive.max_bytes"
+        print(f"streamfuse: removed: {r.name} ({r.bytes / 1e6:.1f} MB, {why})", file=file)
     for source, reason in report.failures:
         print(f"streamfuse: failed: {reason if source in reason else f'{source}: {reason}'}", file=file)

@@ -22,7 +22,7 @@ from ..errors import SourceNotFoundError
 
 LIST_SUFFIXES = frozenset({".txt", ".list", ".lst"})
 #: configuration sections that do not change what a result holds
-_NOT_RESULT_SECTIONS = ("runtime", "output", "live", "sinks")
+_NOT_RESULT_SECTIONS = ("runtime", "output", "live", "sinks", "archive")
 _CHUNK = 1 << 20
 
 

@@ -46,7 +46,7 @@ def run_batch_cli(args, sources, config, progress: bool):
                 sink.close()
             except Exception as exc:  # noqa: BLE001 - closing the others matters more
                 print(f"streamfuse: closing {getattr(sink, 'name', 'a sink')} failed: {exc}", file=sys.stderr)
-    if len(sources) > 1 or report.skipped or report.retried or args.sink:
+    if len(sources) > 1 or report.skipped or report.retried or args.sink or report.removed:
         print_summary(report)
     code = report.exit_code
     if report.failures and not code:

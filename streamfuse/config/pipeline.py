@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
 from ..errors import ConfigError
+from .archive import ArchiveConfig
 from .base import Section, StageSections, bounded
 from .fusion import FusionConfig
 from .live import LiveConfig
@@ -90,3 +91,4 @@ class PipelineConfig(Section):
     output: OutputConfig = field(default_factory=OutputConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
     sinks: SinksConfig = field(default_factory=SinksConfig)
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
