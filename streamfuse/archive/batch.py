@@ -22,9 +22,10 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ..config.pipeline import PipelineConfig
 from ..runtime.analyze import SourceResult

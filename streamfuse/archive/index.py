@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -62,8 +63,8 @@ def words(text: str) -> list[str]:
 
 
 #: words too common to say which moment is meant (left out of word matching, kept for meaning)
-STOP_WORDS = frozenset("a an and are as at be by for from has in is it its of on or that the to was were with "
-                       "about into".split())
+STOP_WORDS = frozenset(["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "in", "is", "it",
+                        "its", "of", "on", "or", "that", "the", "to", "was", "were", "with", "about", "into"])
 
 
 def fts_query(text: str) -> str | None:

@@ -112,7 +112,7 @@ class Journal:
             finally:
                 os.close(self._lock)
 
-    def __enter__(self) -> "Journal":
+    def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc) -> None:

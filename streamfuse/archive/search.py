@@ -17,8 +17,9 @@ type (the moments are the events' spans); ``source`` keeps inputs whose name or 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

@@ -111,6 +111,7 @@ class RayWorkers:
     def __init__(self, config: PipelineConfig, out_dir: Path, size: int | None = None,
                  address: str | None = None, cpus_per_worker: float | None = None) -> None:
         import ray
+
         from .. import registry
         self.ray = ray
         self.config, self.out_dir = config, str(Path(out_dir).resolve())

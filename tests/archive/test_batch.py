@@ -93,12 +93,12 @@ def test_bad_files_are_reported_counted_and_the_batch_goes_on(asl_dir, tmp_path)
 
 
 def test_one_batch_per_output_folder(asl_dir, tmp_path):
+    import pytest
+
     from streamfuse.archive.journal import Journal
     from streamfuse.errors import ConfigError
-    import pytest
     out = tmp_path / "out"
-    with Journal(out):
-        with pytest.raises(ConfigError, match="being written by another"):
-            Journal(out)
+    with Journal(out), pytest.raises(ConfigError, match="being written by another"):
+        Journal(out)
     proc_out = cli("analyze", str(asl_dir), "-o", str(out), *DECODE_ONLY)
     assert proc_out.returncode == 0

@@ -61,5 +61,5 @@ def test_images_install_like_run_does():
         text = dockerfile.read_text()
         assert f'"pip=={pip_pin}"' in text, dockerfile.name
         assert "python -m pip install --no-cache-dir -c requirements.lock ." in text, dockerfile.name
-        base = re.search(r"^FROM python:(3\.\d+)", text, re.M).group(1)
+        base = re.search(r"^FROM python:(3\.\d+)", text, re.MULTILINE).group(1)
         assert base == re.search(r'PYTHON:-python(3\.\d+)', run).group(1), dockerfile.name
