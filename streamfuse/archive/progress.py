@@ -21,8 +21,8 @@ class Progress:
         self.finished = 0  # analysed or failed in this run
         self.count = 0  # including skipped
         self.failed = 0
-        self._bar = tqdm(total=total, unit="file", desc="archive", file=self.stream, disable=not self.tty,
-                         dynamic_ncols=True, bar_format="{desc}: {n}/{total} files |{bar}| {postfix}")
+        self._bar = tqdm(total=total, unit="file", desc="", file=self.stream, disable=not self.tty,
+                         dynamic_ncols=True, bar_format="archive: {n}/{total} files |{bar}| {desc}")
 
     def _postfix(self) -> str:
         wall = time.perf_counter() - self.t0
@@ -36,7 +36,7 @@ class Progress:
     def skip(self, name: str) -> None:
         self.count += 1
         self._bar.update(1)
-        self._bar.set_postfix_str(self._postfix())
+        self._bar.set_description_str(self._postfix())
         if self.plain:
             print(f"[{self.count}/{self.total}] {name}: already done, skipped", file=self.stream, flush=True)
 
@@ -46,14 +46,14 @@ class Progress:
         self.media += media
         self.failed += 0 if ok else 1
         self._bar.update(1)
-        self._bar.set_postfix_str(self._postfix())
+        self._bar.set_description_str(self._postfix())
         if self.plain:
             state = f"{media:.1f} s of media" if ok else "FAILED"
             print(f"[{self.count}/{self.total}] {name}: {state}; {self._postfix()}", file=self.stream, flush=True)
 
     def refresh(self) -> None:
         if self.tty:
-            self._bar.set_postfix_str(self._postfix())
+            self._bar.set_description_str(self._postfix())
 
     def close(self) -> None:
         self._bar.close()
