@@ -125,3 +125,26 @@ def run_report_cli(argv: list[str]) -> int:
         raise ConfigError(f"{out}: holds no analysed results (no */summary.json)")
     print(f"report: {out / 'report' / 'index.html'} ({len(pages)} inputs)")
     return EXIT_OK
+
+
+# -- export ------------------------------------------------------------------------------------------
+
+def run_export_cli(argv: list[str]) -> int:
+    from ..archive.export import export_parquet
+    from ..archive.index import INDEX_FILE, Index
+
+    p = _Parser(prog="streamfuse export", description="The archive's index as Parquet files.")
+    p.add_argument("out", metavar="OUT", help="the results folder of 'streamfuse analyze' (holding index.sqlite)")
+    p.add_argument("-o", "--output", default=None, metavar="DIR", help="where the files go (default OUT/parquet)")
+    args = p.parse_args(argv)
+    path = Path(args.out) / INDEX_FILE
+    if not path.is_file():
+        raise ConfigError(f"no index at {path}; run 'streamfuse analyze INPUT... -o {args.out}' first")
+    target = Path(args.output) if args.output else Path(args.out) / "parquet"
+    index = Index(path)
+    try:
+        counts = export_parquet(index, target)
+    finally:
+        index.close()
+    print(f"export: {target} (" + ", ".join(f"{name} {n} rows" for name, n in counts.items()) + ")")
+    return EXIT_OK

@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("report", help="a self-contained HTML timeline per input under OUT", add_help=False)
     t.add_argument("rest", nargs=argparse.REMAINDER)
 
+    x = sub.add_parser("export", help="the archive's index as Parquet files", add_help=False)
+    x.add_argument("rest", nargs=argparse.REMAINDER)
+
     s = sub.add_parser("subscribe", help="print events from a live server or a broker as JSON lines",
                        add_help=False)
     s.add_argument("rest", nargs=argparse.REMAINDER)
@@ -166,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
-    if args.command in ("watch", "subscribe", "search", "report"):  # their own parsers take everything after the command, as given
+    if args.command in ("watch", "subscribe", "search", "report", "export"):  # their own parsers take everything after the command, as given
         args.rest = argv[argv.index(args.command) + 1:]
     elif unknown:
         parser.parse_args(argv)  # reports the unknown arguments, exit 2
@@ -195,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             from .archive import run_report_cli
             return run_report_cli(args.rest)
+        if args.command == "export":
+            from .archive import run_export_cli
+            return run_export_cli(args.rest)
     except StreamfuseError as exc:
         print(f"streamfuse: error: {exc}", file=sys.stderr)
         return exc.exit_code

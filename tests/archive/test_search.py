@@ -82,3 +82,22 @@ def test_search_without_an_index_is_a_one_line_error(tmp_path):
     proc = cli("search", "anything", "--index", str(tmp_path))
     assert proc.returncode == 2 and "no index at" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_export_to_parquet_holds_every_window_event_and_embedding(archive, tmp_path):
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    proc = cli("export", str(archive), "-o", str(tmp_path / "pq"))
+    assert proc.returncode == 0, proc.stderr
+    windows = pq.read_table(tmp_path / "pq" / "windows.parquet").to_pylist()
+    speaker = [w for w in windows if w["name"] == "speaker.mpg"]
+    lines = (archive / "speaker.mpg" / "windows.jsonl").read_text().splitlines()
+    assert len(speaker) == len(lines) and speaker[0]["source"].endswith("speaker.mpg")
+    sidecar = np.load(archive / "speaker.mpg" / "embeddings" / "text.window.npy")
+    assert np.allclose(np.array(speaker[0]["embedding"], np.float32), sidecar[0])
+    events = pq.read_table(tmp_path / "pq" / "events.parquet").to_pylist()
+    assert any(e["type"] == "transcript" and e["name"] == "speaker.mpg" and e["start"] == 0.95 for e in events)
+    assert {s["name"] for s in pq.read_table(tmp_path / "pq" / "sources.parquet").to_pylist()} == {
+        "speaker.mpg", "signer.mkv"}
+    assert not [p for p in (tmp_path / "pq").iterdir() if p.name.startswith(".")]
