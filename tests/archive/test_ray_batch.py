@@ -47,7 +47,7 @@ def test_worker_killed_mid_file_is_retried_elsewhere_with_no_lost_or_doubled_eve
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:  # its partial result folder exists: mid-file
                 if any(p.name.startswith(f".{long_clip.name}.partial-") for p in out.iterdir()):
-                    time.sleep(0.3)
+                    time.sleep(0.05)
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
                     return
