@@ -89,11 +89,13 @@ def deliver(folder: Path, sinks: Iterable[Any], journal: Journal, name: str, key
 def run_batch(sources: list[Source], config: PipelineConfig, out_dir: str | Path, *,
               workers: int | None = None, runtime: str | None = None, address: str | None = None,
               sinks: Iterable[Any] = (), index: bool = True, progress: bool = False, attempts: int = 3,
-              on_dispatch: Callable[[Task, Any], None] | None = None, pool: Any = None) -> BatchReport:
+              on_dispatch: Callable[[Task, Any], None] | None = None, pool: Any = None,
+              index_url: str | None = None) -> BatchReport:
     """Analyse ``sources`` into ``out_dir`` (see the module docstring). ``runtime``: ``local`` or
     ``ray`` (default ``config.runtime.kind``); ``workers``: Ray workers (default half the CPUs).
     ``on_dispatch(task, workers)`` is called after a file is handed to a worker (tests kill workers there).
-    ``pool``: workers of an earlier batch (:mod:`.workers`) to use again, models loaded; left open."""
+    ``pool``: workers of an earlier batch (:mod:`.workers`) to use again, models loaded; left open.
+    ``index_url``: a PostgreSQL URL to index into instead of ``OUT/index.sqlite`` (:mod:`.pg_index`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sinks = list(sinks)
@@ -102,7 +104,7 @@ def run_batch(sources: list[Source], config: PipelineConfig, out_dir: str | Path
     kind = runtime or config.runtime.kind
     with Journal(out) as journal:
         report.removed_leftovers = journal.remove_leftovers()
-        idx = _LazyIndex(out) if index else None
+        idx = _LazyIndex(out, index_url) if index else None
         cfg = config_hash(config)
         bar = Progress(len(sources), enabled=progress)
         given = pool
@@ -191,18 +193,24 @@ def run_batch(sources: list[Source], config: PipelineConfig, out_dir: str | Path
 class _LazyIndex:
     """The index, opened when the first result is added (a batch that commits nothing leaves none)."""
 
-    def __init__(self, out: Path) -> None:
-        self.out, self._index = out, None
+    def __init__(self, out: Path, url: str | None = None) -> None:
+        self.out, self.url, self._index = out, url, None
+        if url:  # a shared database: connect now, so a wrong URL fails before any work
+            self._open()
 
     def _open(self):
         if self._index is None:
-            from .index import open_index
-            self._index = open_index(self.out)
+            if self.url:
+                from .pg_index import PgIndex
+                self._index = PgIndex(self.url)
+            else:
+                from .index import open_index
+                self._index = open_index(self.out)
         return self._index
 
     def has(self, name: str, key: str) -> bool:
         from .index import INDEX_FILE
-        return (self.out / INDEX_FILE).exists() and self._open().has(name, key)
+        return (self.url or (self.out / INDEX_FILE).exists()) and self._open().has(name, key)
 
     def add_result(self, folder: Path, key: str) -> None:
         self._open().add_result(folder, key)

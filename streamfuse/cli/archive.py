@@ -20,6 +20,9 @@ def add_batch_args(a: argparse.ArgumentParser) -> None:
     a.add_argument("--workers", type=int, default=None, metavar="N",
                    help="Ray workers analysing files at once (default: half the cluster's CPUs)")
     a.add_argument("--no-index", action="store_true", help="do not add results to OUT/index.sqlite")
+    a.add_argument("--index-db", default=None, metavar="URL",
+                   help="index into this PostgreSQL database instead (postgresql://USER@HOST/DB[?schema=NAME]), "
+                        "for an archive shared by many machines")
 
 
 def run_batch_cli(args, sources, config, progress: bool):
@@ -27,6 +30,9 @@ def run_batch_cli(args, sources, config, progress: bool):
     from ..archive.batch import print_summary, run_batch
     from ..sinks.uri import is_buffered, open_sink
 
+    from ..archive.pg_index import is_pg_url
+    if args.index_db and not is_pg_url(args.index_db):
+        raise ConfigError(f"--index-db {args.index_db!r}: give a postgresql:// URL")
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers {args.workers}: give at least 1")
     runtime = "ray" if args.address else config.runtime.kind
@@ -39,7 +45,7 @@ def run_batch_cli(args, sources, config, progress: bool):
             sinks.append(open_sink(uri, **(opts if is_buffered(uri) else {})))
         report = run_batch(sources, config, Path(config.output.directory), workers=args.workers, runtime=runtime,
                            address=args.address or config.runtime.ray_address, sinks=sinks,
-                           index=not args.no_index, progress=progress)
+                           index=not args.no_index, progress=progress, index_url=args.index_db)
     finally:
         for sink in reversed(sinks):
             try:
@@ -60,7 +66,8 @@ def _search_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="streamfuse search", description="Ranked moments from analysed results.")
     p.add_argument("query", metavar="QUERY", help="what to look for, in words")
     p.add_argument("--index", default="streamfuse-out", metavar="OUT",
-                   help="the results folder (holding index.sqlite) or the index file (default ./streamfuse-out)")
+                   help="the results folder (holding index.sqlite), the index file, or a postgresql:// URL "
+                        "(default ./streamfuse-out)")
     p.add_argument("-k", type=int, default=10, metavar="N", help="how many moments (default 10)")
     p.add_argument("--type", default=None, metavar="T", help="only events of this type (speech, person, sound, ...)")
     p.add_argument("--source", default=None, metavar="S", help="only inputs whose name or path contains S")
@@ -79,23 +86,27 @@ def run_search_cli(argv: list[str]) -> int:
     args = _search_parser().parse_args(argv)
     if args.k < 1:
         raise ConfigError(f"-k {args.k}: give at least 1")
-    path = Path(args.index)
-    if path.is_dir():
-        path = path / INDEX_FILE
-    if not path.is_file():
-        raise ConfigError(f"no index at {path}; run 'streamfuse analyze INPUT... -o OUT' first, "
-                          "then 'streamfuse search QUERY --index OUT'")
+    from ..archive.pg_index import PgIndex, is_pg_url
     if len(args.query) > 1000:
         raise ConfigError("query too long: keep it under 1000 characters")
-    index = Index(path)
+    if is_pg_url(args.index):
+        index = PgIndex(args.index)
+    else:
+        path = Path(args.index)
+        if path.is_dir():
+            path = path / INDEX_FILE
+        if not path.is_file():
+            raise ConfigError(f"no index at {path}; run 'streamfuse analyze INPUT... -o OUT' first, "
+                              "then 'streamfuse search QUERY --index OUT'")
+        index = Index(path)
     try:
         embed = None
         if index.dim is not None:
             from ..encode.text.embed import TextEmbedder
             embedder = TextEmbedder(args.model)
             embed = lambda text: embedder.embed([text])[0]  # noqa: E731
-        hits = search(index, Query(args.query, k=args.k, type=args.type, source=args.source, since=args.since,
-                                   until=args.until), embed)
+        query = Query(args.query, k=args.k, type=args.type, source=args.source, since=args.since, until=args.until)
+        hits = index.search(query, embed) if isinstance(index, PgIndex) else search(index, query, embed)
     finally:
         index.close()
     if args.json:

@@ -101,3 +101,34 @@ def test_export_to_parquet_holds_every_window_event_and_embedding(archive, tmp_p
     assert {s["name"] for s in pq.read_table(tmp_path / "pq" / "sources.parquet").to_pylist()} == {
         "speaker.mpg", "signer.mkv"}
     assert not [p for p in (tmp_path / "pq").iterdir() if p.name.startswith(".")]
+
+
+def test_a_postgresql_index_answers_like_the_sqlite_one(archive, capsys):
+    import socket
+    import uuid
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        if s.connect_ex(("127.0.0.1", 5432)):
+            pytest.skip("needs PostgreSQL on 127.0.0.1:5432")
+    from streamfuse.archive.pg_index import PgIndex
+    url = f"postgresql://postgres@127.0.0.1:5432/postgres?schema=sf_test_{uuid.uuid4().hex[:8]}"
+    index = PgIndex(url)
+    try:
+        from streamfuse.archive.index import open_index
+        sq = open_index(archive)
+        keys = dict(sq.db.execute("SELECT name, key FROM sources").fetchall())
+        sq.close()
+        for name, key in keys.items():
+            index.add_result(archive / name, key)
+            index.add_result(archive / name, key)  # re-indexing replaces, never duplicates
+        assert index.db.execute(f"SELECT count(*) FROM {index.schema}.sources").fetchone()[0] == 2
+        for query in ("bin blue", "kitten napping"):
+            pg, lite = search(capsys, url, query), search(capsys, archive, query)
+            assert [(h["source"], h["start"], h["via"]) for h in pg[:1]] == [(h["source"], h["start"], h["via"])
+                                                                              for h in lite[:1]], (pg, lite)
+            assert pg[0]["score"] == pytest.approx(lite[0]["score"], abs=0.01)
+        typed = search(capsys, url, "bin blue", "--type", "transcript")
+        assert typed and all(h["type"] == "transcript" for h in typed)
+    finally:
+        index.drop()
+        index.close()
