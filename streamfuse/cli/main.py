@@ -33,7 +33,18 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--runtime", choices=["local", "ray"], default=None, help="where stages run (default: local)")
     a.add_argument("--subtitles", default=None, metavar="PATH", help="sidecar .srt/.vtt to use for the input(s)")
     a.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from .archive import add_batch_args
+    add_batch_args(a)
     _add_config_args(a)
+
+    r = sub.add_parser("search", help="ranked moments from analysed results", add_help=False)
+    r.add_argument("rest", nargs=argparse.REMAINDER)
+
+    t = sub.add_parser("report", help="a self-contained HTML timeline per input under OUT", add_help=False)
+    t.add_argument("rest", nargs=argparse.REMAINDER)
+
+    x = sub.add_parser("export", help="the archive's index as Parquet files", add_help=False)
+    x.add_argument("rest", nargs=argparse.REMAINDER)
 
     s = sub.add_parser("subscribe", help="print events from a live server or a broker as JSON lines",
                        add_help=False)
@@ -64,8 +75,8 @@ def _load_config(args):
 
 
 def cmd_analyze(args) -> int:
-    from pipelines.analyze import run
     from ..sources.resolve import resolve_inputs
+    from .archive import run_batch_cli
 
     config = _load_config(args)
     out_dir = Path(config.output.directory)
@@ -78,10 +89,11 @@ def cmd_analyze(args) -> int:
         truth = make_sample_clip(str(sample))
         print(f"no input given: analysing a generated sample clip ({sample})", file=sys.stderr)
         inputs = [str(getattr(truth, "path", sample))]
-    sources = resolve_inputs(inputs, subtitles=config.decode.subtitles)
-    progress = not args.no_progress and sys.stderr.isatty()
-    results = run(sources, config, progress=progress)
-    code = EXIT_OK
+    from ..archive.inputs import expand_list_files
+    sources = resolve_inputs(expand_list_files(inputs), subtitles=config.decode.subtitles)
+    progress = not args.no_progress and (sys.stderr.isatty() or len(sources) > 1)
+    results, batch_code = run_batch_cli(args, sources, config, progress)
+    code = batch_code
     for r in results:
         if r.ok:
             s = r.summary
@@ -157,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
-    if args.command in ("watch", "subscribe"):  # their own parsers take everything after the command, as given
+    if args.command in ("watch", "subscribe", "search", "report", "export"):  # their own parsers take everything after the command, as given
         args.rest = argv[argv.index(args.command) + 1:]
     elif unknown:
         parser.parse_args(argv)  # reports the unknown arguments, exit 2
@@ -180,6 +192,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "watch":
             from .watch import run_watch_cli
             return run_watch_cli(args.rest)
+        if args.command == "search":
+            from .archive import run_search_cli
+            return run_search_cli(args.rest)
+        if args.command == "report":
+            from .archive import run_report_cli
+            return run_report_cli(args.rest)
+        if args.command == "export":
+            from .archive import run_export_cli
+            return run_export_cli(args.rest)
     except StreamfuseError as exc:
         print(f"streamfuse: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
 from ..errors import ConfigError
+from .archive import ArchiveConfig
 from .base import Section, StageSections, bounded
 from .fusion import FusionConfig
 from .live import LiveConfig
@@ -95,3 +96,4 @@ class PipelineConfig(Section):
     live: LiveConfig = field(default_factory=LiveConfig)
     sinks: SinksConfig = field(default_factory=SinksConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)

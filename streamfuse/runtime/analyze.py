@@ -44,7 +44,9 @@ def _probe_duration(source: Source) -> float | None:
 
 
 def analyze_source(source: Source, config: PipelineConfig, runtime, out_dir: str | Path,
-                   progress: bool = True) -> SourceResult:
+                   progress: bool = True, extra: dict[str, Any] | None = None) -> SourceResult:
+    """Analyse one source into ``out_dir/<name>``; ``extra`` is added to its ``summary.json``
+    (the archive batch records there what the result was made from)."""
     writer = ResultWriter(out_dir, source.name)
     counts: Counter[str] = Counter()
     bar = tqdm(total=_probe_duration(source), unit="s", desc=source.name[:30], disable=not progress,
@@ -85,6 +87,7 @@ def analyze_source(source: Source, config: PipelineConfig, runtime, out_dir: str
         "decode": report.as_dict(),
         "encoders_cpu_seconds": dict(getattr(runtime, "costs", None) or {}),
         "config": as_dict(config),
+        **(extra or {}),
     }
     folder = writer.commit(summary)
     result = SourceResult(source, True, folder=folder, summary=summary)
