@@ -39,6 +39,7 @@ BUILTIN_ENCODERS = (
     "streamfuse.encode.audio.tags:SoundTagsEncoder",
     "streamfuse.encode.text.asr:AsrEncoder",
     "streamfuse.encode.text.embed:TextEncoder",
+    "streamfuse.encode.foundation.image_text:ImageTextEncoder",
 )
 #: built-in fusers
 BUILTIN_FUSERS = (

@@ -1,0 +1,50 @@
+"""Tiny random Hugging Face models built in code, saved to a folder, for testing the foundation
+stages offline (no hub): they load through exactly the path users' models do
+(``--set models.image_text=FOLDER``). Their weights are random: they prove the plumbing (shapes,
+batching, devices, where results go), never accuracy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+#: words the tiny tokenizers know whole (others are spelled letter by letter)
+WORDS = ("a", "photo", "of", "car", "dog", "cat", "road", "person", "the", "on", "red", "blue", "green",
+         "white", "black", "picture", "sky", "sea")
+
+
+def _clip_vocab(folder: Path) -> tuple[Path, Path]:
+    letters = "abcdefghijklmnopqrstuvwxyz0123456789"
+    tokens = ["<|startoftext|>", "<|endoftext|>", *letters, *(c + "</w>" for c in letters),
+              *(w + "</w>" for w in WORDS), ".</w>", ",</w>"]
+    vocab = folder / "vocab.json"
+    merges = folder / "merges.txt"
+    vocab.write_text(json.dumps({t: i for i, t in enumerate(tokens)}), encoding="utf-8")
+    merges.write_text("#version: 0.2\n", encoding="utf-8")
+    return vocab, merges
+
+
+def make_tiny_clip(folder: str | Path, *, hidden: int = 32, layers: int = 2, image_size: int = 32,
+                   patch: int = 8, projection: int = 16, seed: int = 0) -> Path:
+    """A random CLIPModel (hidden size ``hidden``, ``layers`` layers per tower) with its CLIPProcessor
+    (a tiny CLIP BPE vocabulary) saved in ``folder``; returns the folder."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab, merges = _clip_vocab(folder)
+    tokenizer = CLIPTokenizer(str(vocab), str(merges))
+    size = len(tokenizer)
+    torch.manual_seed(seed)
+    config = CLIPConfig(
+        text_config=dict(hidden_size=hidden, intermediate_size=hidden * 2, num_attention_heads=4,
+                         num_hidden_layers=layers, vocab_size=size, max_position_embeddings=77,
+                         bos_token_id=0, eos_token_id=1, pad_token_id=1),
+        vision_config=dict(hidden_size=hidden, intermediate_size=hidden * 2, num_attention_heads=4,
+                           num_hidden_layers=layers, image_size=image_size, patch_size=patch),
+        projection_dim=projection)
+    CLIPModel(config).eval().save_pretrained(folder)
+    image = CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size})
+    CLIPProcessor(image_processor=image, tokenizer=tokenizer).save_pretrained(folder)
+    return folder
