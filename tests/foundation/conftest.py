@@ -1,0 +1,24 @@
+"""Tiny random foundation models, built once per test session and loaded from a folder exactly as
+users' models are (``--set models.<role>=FOLDER``): they prove the plumbing, not accuracy."""
+
+from __future__ import annotations
+
+import pytest
+
+QUIET = ("encoders.asr.enabled=false", "encoders.text.enabled=false", "encoders.people.enabled=false",
+         "encoders.faces.enabled=false", "encoders.vad.enabled=false", "encoders.objects.enabled=false",
+         "encoders.sounds.enabled=false")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread():
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory):
+    from streamfuse.testing.tiny_models import make_tiny_clip
+
+    return make_tiny_clip(tmp_path_factory.mktemp("models") / "tiny-clip")
