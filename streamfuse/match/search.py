@@ -137,18 +137,20 @@ def _image_text_scores(results: list[_Result], query_vector: np.ndarray) -> list
     return out
 
 
-def _label_names(record: dict[str, Any]) -> list[tuple[str, float]]:
-    """The window's label names with weights: COCO objects in view (1.0 each), and every encoder's
-    labels with their scores; the best ``CONSE_TOP``."""
-    names: dict[str, float] = {}
+def _label_groups(record: dict[str, Any]) -> list[list[tuple[str, float]]]:
+    """The window's label names with weights, one group per source (ConSE is taken per group, so
+    that what was heard does not dilute what was seen): COCO objects in view (1.0 each), and each
+    encoder's labels with their scores; the best ``CONSE_TOP`` of each."""
+    groups = []
     objects = (record.get("video", {}).get("objects") or {}).get("objects") or {}
-    for name, n in objects.items():
-        if n:
-            names[str(name)] = 1.0
+    seen = [(str(name), 1.0) for name, n in objects.items() if n]
+    if seen:
+        groups.append(seen[:CONSE_TOP])
     for labels in (record.get("labels") or {}).values():
-        for name, score in labels:
-            names[str(name)] = max(names.get(str(name), 0.0), float(score))
-    return sorted(names.items(), key=lambda kv: -kv[1])[:CONSE_TOP]
+        named = sorted(((str(name), float(score)) for name, score in labels if float(score) > 0), key=lambda kv: -kv[1])
+        if named:
+            groups.append(named[:CONSE_TOP])
+    return groups
 
 
 def _offline_scores(results: list[_Result], query: str, embedder: Any) -> list[tuple[_Result, dict, float, str]]:
@@ -165,13 +167,12 @@ def _offline_scores(results: list[_Result], query: str, embedder: Any) -> list[t
     for r in results:
         for record in r.records:
             scores: dict[str, float] = {}
-            labels = _label_names(record)
-            if labels:
+            for labels in _label_groups(record):
                 weights = np.array([w for _, w in labels], np.float32)
                 mean = (np.stack(vectors([n for n, _ in labels])) * weights[:, None]).sum(0) / weights.sum()
                 norm = float(np.linalg.norm(mean))
                 if norm > 0:
-                    scores["labels"] = float(mean @ q / norm)
+                    scores["labels"] = max(scores.get("labels", -1.0), float(mean @ q / norm))
             transcript = (record.get("text") or {}).get("transcript") or ""
             if transcript.strip():
                 scores["transcript"] = float(vectors([transcript])[0] @ q)
