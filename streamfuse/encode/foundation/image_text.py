@@ -36,7 +36,7 @@ import numpy as np
 from ...align.window import Window
 from ...config.base import bounded
 from ...errors import ConfigError
-from ...spec import Resources, StageSection, StageSpec, pick_device
+from ...spec import NUMBER, SECONDS, TEXT, EventKind, Resources, StageSection, StageSpec, data, pick_device
 from ...timebase import to_float
 from ..base import BaseEncoder, Features
 from ..streams import StreamTracker
@@ -57,6 +57,9 @@ class ImageTextConfig(StageSection):
     labels: tuple[str, ...] = ()  # zero-shot label names, e.g. [car, dog, "a person walking"]
     prompt: str = "a photo of {}."  # each label is put into this prompt ({} is the label)
     top_labels: int = bounded(3, 1, 100, doc="zero-shot labels kept per window")
+    match_threshold: float = bounded(3.0, 0.0, 100.0, doc="calibrated score (spreads above the query's usual "
+                                                          "score on the feed) a live q= query needs for a "
+                                                          "query.match event")
 
     def check(self) -> None:
         if self.enabled is None:
@@ -126,6 +129,9 @@ class ImageTextEncoder(BaseEncoder):
 
     spec = StageSpec(
         key="image_text", config=ImageTextConfig, modality="video",
+        kinds=(EventKind("query.match", "instant", ("video",),
+                         data(required=("label",), label=TEXT, score=NUMBER, z=NUMBER, frame=SECONDS, via=TEXT),
+                         doc="a live subscriber's text query matched a window's picture (label: the query)"),),
         models=lambda section: _hf.info("image_text", section.model),
         resources=Resources(cpus=1.0, gpus=0.25, devices=("cpu", "cuda")),
         doc="image-text matching (models.image_text)",
