@@ -48,3 +48,10 @@ def make_tiny_clip(folder: str | Path, *, hidden: int = 32, layers: int = 2, ima
     image = CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size})
     CLIPProcessor(image_processor=image, tokenizer=tokenizer).save_pretrained(folder)
     return folder
+
+
+def tiny_model_sets(folder: str | Path) -> list[str]:
+    """``--set`` items giving every role that has no default model a tiny random one (built in
+    ``folder``), so a run with every registered encoder enabled can start offline."""
+    folder = Path(folder)
+    return [f"models.image_text={make_tiny_clip(folder / 'image_text')}"]
