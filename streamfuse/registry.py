@@ -40,6 +40,7 @@ BUILTIN_ENCODERS = (
     "streamfuse.encode.text.asr:AsrEncoder",
     "streamfuse.encode.text.embed:TextEncoder",
     "streamfuse.encode.foundation.image_text:ImageTextEncoder",
+    "streamfuse.encode.foundation.caption:CaptionEncoder",
 )
 #: built-in fusers
 BUILTIN_FUSERS = (

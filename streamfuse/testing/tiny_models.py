@@ -50,8 +50,34 @@ def make_tiny_clip(folder: str | Path, *, hidden: int = 32, layers: int = 2, ima
     return folder
 
 
+def make_tiny_blip(folder: str | Path, *, hidden: int = 32, layers: int = 2, image_size: int = 32, seed: int = 0) -> Path:
+    """A random BlipForConditionalGeneration captioner with its BlipProcessor (a tiny BERT word
+    vocabulary, passed as ``vocab=``: transformers 5 ignores ``vocab_file=``) saved in ``folder``."""
+    import torch
+    from transformers import (BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor,
+                              BlipProcessor)
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = {w: i for i, w in enumerate(("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS))}
+    tokenizer = BertTokenizer(vocab=vocab, do_lower_case=True)
+    torch.manual_seed(seed)
+    config = BlipConfig(
+        text_config=dict(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2,
+                         num_attention_heads=4, num_hidden_layers=layers, max_position_embeddings=64,
+                         bos_token_id=2, sep_token_id=3, pad_token_id=0, encoder_hidden_size=hidden),
+        vision_config=dict(hidden_size=hidden, intermediate_size=hidden * 2, num_attention_heads=4,
+                           num_hidden_layers=layers, image_size=image_size, patch_size=8),
+        projection_dim=16)
+    BlipForConditionalGeneration(config).eval().save_pretrained(folder)
+    BlipProcessor(image_processor=BlipImageProcessor(size={"height": image_size, "width": image_size}),
+                  tokenizer=tokenizer).save_pretrained(folder)
+    return folder
+
+
 def tiny_model_sets(folder: str | Path) -> list[str]:
     """``--set`` items giving every role that has no default model a tiny random one (built in
     ``folder``), so a run with every registered encoder enabled can start offline."""
     folder = Path(folder)
-    return [f"models.image_text={make_tiny_clip(folder / 'image_text')}"]
+    return [f"models.image_text={make_tiny_clip(folder / 'image_text')}",
+            f"models.caption={make_tiny_blip(folder / 'caption')}"]

@@ -22,3 +22,10 @@ def tiny_clip(tmp_path_factory):
     from streamfuse.testing.tiny_models import make_tiny_clip
 
     return make_tiny_clip(tmp_path_factory.mktemp("models") / "tiny-clip")
+
+
+@pytest.fixture(scope="session")
+def tiny_blip(tmp_path_factory):
+    from streamfuse.testing.tiny_models import make_tiny_blip
+
+    return make_tiny_blip(tmp_path_factory.mktemp("models") / "tiny-blip")
