@@ -41,6 +41,7 @@ BUILTIN_ENCODERS = (
     "streamfuse.encode.text.embed:TextEncoder",
     "streamfuse.encode.foundation.image_text:ImageTextEncoder",
     "streamfuse.encode.foundation.caption:CaptionEncoder",
+    "streamfuse.encode.foundation.generate:Generator",
 )
 #: built-in fusers
 BUILTIN_FUSERS = (

@@ -34,7 +34,7 @@ def make_tiny_clip(folder: str | Path, *, hidden: int = 32, layers: int = 2, ima
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     vocab, merges = _clip_vocab(folder)
-    tokenizer = CLIPTokenizer(str(vocab), str(merges))
+    tokenizer = CLIPTokenizer(str(vocab), str(merges), model_max_length=77)
     size = len(tokenizer)
     torch.manual_seed(seed)
     config = CLIPConfig(
@@ -81,3 +81,35 @@ def tiny_model_sets(folder: str | Path) -> list[str]:
     folder = Path(folder)
     return [f"models.image_text={make_tiny_clip(folder / 'image_text')}",
             f"models.caption={make_tiny_blip(folder / 'caption')}"]
+
+
+def make_tiny_diffusion(folder: str | Path, *, seed: int = 0) -> Path:
+    """A random Stable Diffusion pipeline (32-channel UNet2DConditionModel, AutoencoderKL, a 32-wide
+    CLIPTextModel, the tiny CLIP tokenizer, a DDIM scheduler), as diffusers' own tests build one,
+    saved in ``folder``."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    words = folder / "_vocab"
+    words.mkdir(exist_ok=True)
+    vocab, merges = _clip_vocab(words)
+    tokenizer = CLIPTokenizer(str(vocab), str(merges), model_max_length=77)
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(block_out_channels=(32, 64), layers_per_block=2, sample_size=32, in_channels=4,
+                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32)
+    vae = AutoencoderKL(block_out_channels=[32, 64], in_channels=3, out_channels=3,
+                        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+                        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"], latent_channels=4)
+    text = CLIPTextModel(CLIPTextConfig(bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32,
+                                        intermediate_size=37, layer_norm_eps=1e-05, num_attention_heads=4,
+                                        num_hidden_layers=2, vocab_size=len(tokenizer)))
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                              set_alpha_to_one=False, steps_offset=1)
+    pipe = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=text, tokenizer=tokenizer, scheduler=scheduler,
+                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.save_pretrained(folder)
+    return folder

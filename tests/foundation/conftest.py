@@ -29,3 +29,10 @@ def tiny_blip(tmp_path_factory):
     from streamfuse.testing.tiny_models import make_tiny_blip
 
     return make_tiny_blip(tmp_path_factory.mktemp("models") / "tiny-blip")
+
+
+@pytest.fixture(scope="session")
+def tiny_diffusion(tmp_path_factory):
+    from streamfuse.testing.tiny_models import make_tiny_diffusion
+
+    return make_tiny_diffusion(tmp_path_factory.mktemp("models") / "tiny-diffusion")

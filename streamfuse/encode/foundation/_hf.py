@@ -35,7 +35,7 @@ def locate(role: str, name: str | None) -> ModelLocation:
 def info(role: str, name: str | None) -> list[ModelInfo]:
     """The ``streamfuse models`` row of a role (``not configured`` when no model is set)."""
     if not name:
-        return [ModelInfo(role, "not configured", None, False, kind="none",
+        return [ModelInfo(role, "not configured", "-", True, kind="none",
                           how=f"set models.{role} to a Hugging Face model id or a folder")]
     return [locate(role, name).info()]
 
