@@ -6,7 +6,11 @@ Two paths, and each moment says which one answered (``via``):
   ``image``) embedding is compared with every embedded frame of each window
   (``embeddings/image_text.frame.<i>``); a window's score is its best frame's cosine similarity,
   and ``frame`` is that frame's time.
-* offline, with the bundled sentence model (``encoders.text.model``, all-MiniLM-L6-v2): the query
+* ``audio-text``: the result was analysed with ``models.audio_text`` (CLAP); the query's text
+  embedding against each window's audio embedding (``embeddings/audio_text.audio``). With both
+  image and audio embeddings, each path is calibrated on its own scores and a window is answered
+  by the path in which it stands out most (raw scores of two models are not comparable).
+* offline, when neither model was used, with the bundled sentence model (``encoders.text.model``, all-MiniLM-L6-v2): the query
   against each window's ``labels`` (ConSE, Norouzi et al. 2014: the score-weighted mean of the
   sentence embeddings of the window's top ``CONSE_TOP`` label names: COCO objects in view, AudioSet
   sounds heard, zero-shot labels), its ``transcript`` and its ``description``; a window's score is
@@ -14,8 +18,9 @@ Two paths, and each moment says which one answered (``via``):
 
 Scores are calibrated per query over all the windows searched (:mod:`.calibrate`): ``z`` says how
 far a window stands out from the query's usual score, and ``match`` is ``z >= threshold``. Moments
-are returned best first; a window overlapping a better one by half its length or more is left out
-(windows overlap, and both halves of one moment would otherwise fill the list).
+are returned best first (by ``z``, then ``score``); a window overlapping a better one by half its
+length or more is left out (windows overlap, and both halves of one moment would otherwise fill
+the list).
 """
 
 from __future__ import annotations
@@ -105,6 +110,32 @@ def _image_text_model(config: Any, results: list[_Result]):
                           "query; set models.image_text to the model they were analysed with")
     section = ImageTextConfig(model=model, device=section.device, threads=section.threads)
     return load_image_text(section, pick_device(section, ImageTextEncoder.spec, _hf.cuda_available))
+
+
+def _audio_text_model(config: Any, results: list[_Result]):
+    from ..encode.foundation import _hf
+    from ..encode.foundation.audio_text import AudioTextConfig, AudioTextEncoder, load_audio_text
+    from ..spec import pick_device
+
+    section = config.encoders.section("audio_text") if config is not None else AudioTextConfig()
+    model = section.model or next((r.configured("encoders", "audio_text", "model") for r in results
+                                   if r.configured("encoders", "audio_text", "model")), None)
+    if not model:
+        raise ConfigError("these results have audio embeddings but no models.audio_text is known to embed the "
+                          "query; set models.audio_text to the model they were analysed with")
+    section = AudioTextConfig(model=model, device=section.device, threads=section.threads)
+    return load_audio_text(section, pick_device(section, AudioTextEncoder.spec, _hf.cuda_available))
+
+
+def _audio_text_scores(results: list[_Result], query_vector: np.ndarray) -> list[tuple[_Result, dict, float, float | None]]:
+    out = []
+    for r in results:
+        vectors = r.embedding("audio_text.audio") or {}
+        for record in r.records:
+            vector = vectors.get(record["index"])
+            if vector is not None:
+                out.append((r, record, float(vector @ query_vector), None))
+    return out
 
 
 def _text_embedder(config: Any):
@@ -203,18 +234,31 @@ def search(folders: Sequence[str | os.PathLike[str]], query: str | None = None, 
     if image is not None and not has_images:
         raise ConfigError("matching by --image needs results analysed with models.image_text (image embeddings); "
                           "set models.image_text to a model id or a folder")
-    rows: list[tuple[_Result, dict, float, str, float | None]] = []
+    has_audio = query is not None and bool(results) and all(
+        (r.folder / "embeddings" / "audio_text.audio.npy").is_file() for r in results)
+    paths: list[list[tuple[_Result, dict, float, str, float | None]]] = []
     if has_images:
         model = _image_text_model(config, results)
         vector = model.images([image])[0] if image is not None else model.texts([query])[0]  # type: ignore[list-item]
-        rows = [(r, rec, s, "image-text", frame) for r, rec, s, frame in _image_text_scores(results, vector)]
-    else:
-        rows = [(r, rec, s, via, None) for r, rec, s, via in _offline_scores(results, query or "", _text_embedder(config))]
-    cal = calibrate([s for _, _, s, _, _ in rows])
-    moments = [Moment(rec["source"], float(rec["start"]), float(rec["end"]), round(s, 4), round(cal.z(s), 2),
-                      cal.z(s) >= threshold, via, frame, int(rec["index"]), str(r.folder))
-               for r, rec, s, via, frame in rows]
-    moments.sort(key=lambda m: (-m.score, m.result, m.start))
+        paths.append([(r, rec, s, "image-text", frame) for r, rec, s, frame in _image_text_scores(results, vector)])
+    if has_audio:
+        vector = _audio_text_model(config, results).texts([query])[0]  # type: ignore[list-item]
+        paths.append([(r, rec, s, "audio-text", None) for r, rec, s, _ in _audio_text_scores(results, vector)])
+    if not paths:
+        paths.append([(r, rec, s, via, None) for r, rec, s, via in
+                      _offline_scores(results, query or "", _text_embedder(config))])
+    # each path calibrated on its own scores; a window answered by the path where it stands out most
+    best: dict[tuple[str, int], Moment] = {}
+    for rows in paths:
+        cal = calibrate([s for _, _, s, _, _ in rows])
+        for r, rec, s, via, frame in rows:
+            m = Moment(rec["source"], float(rec["start"]), float(rec["end"]), round(s, 4), round(cal.z(s), 2),
+                       cal.z(s) >= threshold, via, frame, int(rec["index"]), str(r.folder))
+            key = (m.result, m.index)
+            if key not in best or m.z > best[key].z:
+                best[key] = m
+    moments = list(best.values())
+    moments.sort(key=lambda m: (-m.z, -m.score, m.result, m.start))
     picked: list[Moment] = []
     for m in moments:
         if len(picked) >= k:

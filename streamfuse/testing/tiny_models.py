@@ -75,12 +75,66 @@ def make_tiny_blip(folder: str | Path, *, hidden: int = 32, layers: int = 2, ima
     return folder
 
 
+def make_tiny_clap(folder: str | Path, *, hidden: int = 32, seed: int = 0) -> Path:
+    """A random ClapModel (2-layer RoBERTa text tower, 2-stage HTS-AT audio tower, 16 mel bins) with
+    its ClapProcessor (a tiny RoBERTa BPE vocabulary; 48 kHz, 2 s clips) saved in ``folder``."""
+    import torch
+    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel, ClapProcessor, RobertaTokenizer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    tokens = ["<s>", "<pad>", "</s>", "<unk>", "<mask>", *letters, *("\u0120" + c for c in letters),
+              *("\u0120" + w for w in WORDS)]
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    tokenizer = RobertaTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=64)
+    torch.manual_seed(seed)
+    config = ClapConfig(
+        text_config=dict(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2,
+                         num_attention_heads=4, num_hidden_layers=2, max_position_embeddings=70, pad_token_id=1,
+                         bos_token_id=0, eos_token_id=2, projection_dim=16),
+        audio_config=dict(hidden_size=hidden, patch_embeds_hidden_size=16, depths=[1, 1], num_attention_heads=[2, 2],
+                          window_size=4, spec_size=64, num_mel_bins=16, patch_stride=[4, 4], enable_fusion=False,
+                          projection_dim=16),
+        projection_dim=16)
+    ClapModel(config).eval().save_pretrained(folder)
+    extractor = ClapFeatureExtractor(feature_size=16, sampling_rate=48000, hop_length=480, max_length_s=2,
+                                     fft_window_size=1024, truncation="rand_trunc", padding="repeatpad")
+    ClapProcessor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(folder)
+    return folder
+
+
+#: the classes of the tiny audio classifier
+TAGS = ("Bell", "Dog", "Speech", "Music")
+
+
+def make_tiny_ast(folder: str | Path, *, hidden: int = 32, seed: int = 0) -> Path:
+    """A random ASTForAudioClassification (2 layers, 16 mel bins, 100 frames, the classes in
+    :data:`TAGS`) with its ASTFeatureExtractor (16 kHz) saved in ``folder``."""
+    import torch
+    from transformers import ASTConfig, ASTFeatureExtractor, ASTForAudioClassification
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    config = ASTConfig(hidden_size=hidden, num_hidden_layers=2, num_attention_heads=4, intermediate_size=hidden * 2,
+                       patch_size=16, frequency_stride=8, time_stride=8, max_length=100, num_mel_bins=16,
+                       num_labels=len(TAGS), id2label=dict(enumerate(TAGS)),
+                       label2id={t: i for i, t in enumerate(TAGS)}, problem_type="multi_label_classification")
+    ASTForAudioClassification(config).eval().save_pretrained(folder)
+    ASTFeatureExtractor(num_mel_bins=16, max_length=100, sampling_rate=16000).save_pretrained(folder)
+    return folder
+
+
 def tiny_model_sets(folder: str | Path) -> list[str]:
     """``--set`` items giving every role that has no default model a tiny random one (built in
     ``folder``), so a run with every registered encoder enabled can start offline."""
     folder = Path(folder)
     return [f"models.image_text={make_tiny_clip(folder / 'image_text')}",
-            f"models.caption={make_tiny_blip(folder / 'caption')}"]
+            f"models.caption={make_tiny_blip(folder / 'caption')}",
+            f"models.audio_text={make_tiny_clap(folder / 'audio_text')}",
+            f"models.audio_tags={make_tiny_ast(folder / 'audio_tags')}"]
 
 
 def make_tiny_diffusion(folder: str | Path, *, seed: int = 0) -> Path:

@@ -36,3 +36,17 @@ def tiny_diffusion(tmp_path_factory):
     from streamfuse.testing.tiny_models import make_tiny_diffusion
 
     return make_tiny_diffusion(tmp_path_factory.mktemp("models") / "tiny-diffusion")
+
+
+@pytest.fixture(scope="session")
+def tiny_clap(tmp_path_factory):
+    from streamfuse.testing.tiny_models import make_tiny_clap
+
+    return make_tiny_clap(tmp_path_factory.mktemp("models") / "tiny-clap")
+
+
+@pytest.fixture(scope="session")
+def tiny_ast(tmp_path_factory):
+    from streamfuse.testing.tiny_models import make_tiny_ast
+
+    return make_tiny_ast(tmp_path_factory.mktemp("models") / "tiny-ast")
