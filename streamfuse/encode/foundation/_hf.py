@@ -19,8 +19,7 @@ from ..text.models import ModelLocation, _folder, _hub_cache, _looks_like_path, 
 
 
 def how(role: str) -> str:
-    return (f"point models.{role} at a local folder saved with save_pretrained, or download the model "
-            f"where the network is open (`hf download <id>`, same HF_HOME)")
+    return f"point models.{role} at a local folder saved with save_pretrained"
 
 
 def locate(role: str, name: str | None) -> ModelLocation:
