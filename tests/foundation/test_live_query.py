@@ -105,3 +105,31 @@ async def _read(response, n: int, timeout: float) -> list[dict]:
     except asyncio.TimeoutError:
         pass
     return out
+
+
+def test_audio_text_queries_match_the_windows_that_sound_like_them(tiny_clap):
+    from streamfuse.decode.payloads import AudioClip
+    from streamfuse.encode.foundation.audio_text import AudioTextEncoder
+
+    encoder = AudioTextEncoder(load_config(sets=[f"models.audio_text={tiny_clap}"]).encoders.audio_text)
+    rate = 16000
+    t = np.arange(rate, dtype=np.float32) / rate
+    tone = (0.5 * np.sin(2 * np.pi * 880 * t)).astype(np.float32)  # the sound looked for
+    rng = np.random.default_rng(5)
+    probe = Window("probe", 0, Fraction(0), Fraction(1), Fraction(1), audio=AudioClip(0, tone, rate), has_audio=True)
+    by_sound = {"the tone": encoder(probe).embeddings["audio"]}  # tiny random CLAP: the query embedded as a sound
+    queries = LiveQueries(None, embed_audio_text=lambda texts: np.stack([by_sound[x] for x in texts]))
+    queries.add("the tone")
+    events = []
+    for i in range(30):
+        samples = tone if i in TARGET_WINDOWS else (rng.standard_normal(rate) * 0.05).astype(np.float32)
+        window = Window("mic", i, Fraction(i), Fraction(i + 1), Fraction(i + 1),
+                        audio=AudioClip(i * rate, samples, rate), has_audio=True)
+        features = encoder(window)
+        record = {"start": float(window.start), "end": float(window.end)}
+        events += queries.observe("mic", record, encoder_embeddings([features]))
+    assert {int(e["data"]["start"]) for e in events} == TARGET_WINDOWS
+    for e in events:
+        validate_event(e)
+        assert e["data"]["evidence"]["via"] == "audio-text" and e["data"]["modalities"] == ["audio"]
+        assert "frame" not in e["data"]["evidence"]

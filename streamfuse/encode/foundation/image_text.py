@@ -129,9 +129,9 @@ class ImageTextEncoder(BaseEncoder):
 
     spec = StageSpec(
         key="image_text", config=ImageTextConfig, modality="video",
-        kinds=(EventKind("query.match", "instant", ("video",),
+        kinds=(EventKind("query.match", "instant", ("video", "audio"),
                          data(required=("label",), label=TEXT, score=NUMBER, z=NUMBER, frame=SECONDS, via=TEXT),
-                         doc="a live subscriber's text query matched a window's picture (label: the query)"),),
+                         doc="a live subscriber's text query matched a window's picture or sound (label: the query)"),),
         models=lambda section: _hf.info("image_text", section.model),
         resources=Resources(cpus=1.0, gpus=0.25, devices=("cpu", "cuda")),
         doc="image-text matching (models.image_text)",
