@@ -44,7 +44,7 @@ def _result_folders(path: Path) -> list[Path]:
 def _read_image(path: str):
     import cv2
 
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    image = cv2.imread(path, cv2.IMREAD_COLOR) if Path(path).is_file() else None
     if image is None:
         raise UserInputError(f"--image {path!r} is not a readable picture (PNG, JPEG...)")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
@@ -58,7 +58,7 @@ def run_match(args) -> int:
     if args.k < 1:
         raise ConfigError(f"-k {args.k}: must be at least 1")
     if (args.query is None) == (args.image is None):
-        raise ConfigError('match needs a text query or --image PATH, not both: streamfuse match INPUT "a red car"')
+        raise ConfigError('match needs one of a text query or --image PATH: streamfuse match INPUT "a red car"')
     image = _read_image(args.image) if args.image else None
     config = load_config(args.config, args.sets)
     folders = _result_folders(Path(args.input))
