@@ -63,8 +63,13 @@ def tower_rate(model, batch: int, seconds: float) -> float:
 
 def main() -> None:
     ap = _bench.parser(__doc__)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads, for the tower and the pipeline alike "
+                                                           "(default 1, the stage's default)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the tower runs (both measures)")
     args = ap.parse_args()
     import torch
+
+    torch.set_num_threads(args.threads)
 
     from streamfuse.config import load_config
     from streamfuse.encode.foundation.image_text import ImageTextModel
@@ -72,16 +77,18 @@ def main() -> None:
     from streamfuse.testing.run import run_pipeline
 
     folder = base_clip()
-    model = ImageTextModel(str(folder), "cpu")
+    torch.set_num_threads(args.threads)
+    model = ImageTextModel(str(folder), args.device)
     seconds = 3.0 if args.quick else 10.0
-    rows = {"threads": torch.get_num_threads()}
+    rows = {"threads": torch.get_num_threads(), "device": args.device}
     for batch in (1, 16):
         progress(f"image tower, batch {batch}")
         rows[f"tower_images_per_s_batch{batch}"] = round(tower_rate(model, batch, seconds), 2)
 
     duration = 10.0 if args.quick else 30.0
     clip = gen.make_video_only_clip(OUT / "image_text_clip.mkv", duration=duration, size=(320, 180))
-    sets = (*OFF, f"models.image_text={folder}", "encoders.image_text.labels=[car, dog, person]", *args.sets)
+    sets = (*OFF, f"models.image_text={folder}", "encoders.image_text.labels=[car, dog, person]",
+            f"encoders.image_text.threads={args.threads}", f"encoders.image_text.device={args.device}", *args.sets)
     rate = load_config(sets=sets).encoders.image_text.rate
     progress(f"pipeline: {duration:.0f} s clip, {rate:g} frames/s embedded")
     run_pipeline(clip.path, OUT / "image_text_warm", *sets)  # load the model in this process first
@@ -99,6 +106,7 @@ def main() -> None:
             raise SystemExit(result.error)
         progress(f"the tower alone on {frames} frames, one window's new frames per call")
         t0 = time.perf_counter()
+        torch.set_num_threads(args.threads)  # as the pipeline left it, whatever a stage set
         for i in range(0, frames, hop_frames):
             model.images(images[i:i + hop_frames])
         tower_runs.append(time.perf_counter() - t0)
@@ -108,7 +116,7 @@ def main() -> None:
                  "pipeline_seconds": round(pipeline_s, 2), "pipeline_windows_per_s": round(len(windows) / pipeline_s, 2),
                  "tower_seconds_same_frames": round(tower_s, 2),
                  "overhead_ratio": round(pipeline_s / tower_s, 3)})
-    print(f"image-text tower (random ViT-B/32 shape, CPU, {rows['threads']} torch threads):")
+    print(f"image-text tower (random ViT-B/32 shape, {args.device}, {rows['threads']} torch threads):")
     print(f"  batch  1: {rows['tower_images_per_s_batch1']:7.2f} images/s")
     print(f"  batch 16: {rows['tower_images_per_s_batch16']:7.2f} images/s   (published CLIP ViT-B/32 CPU: ~25-60)")
     print(f"pipeline with matching on: {rows['windows']} windows in {pipeline_s:.2f} s = "

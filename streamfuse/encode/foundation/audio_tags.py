@@ -35,7 +35,8 @@ class AudioTagsConfig(StageSection):
     activation: Literal["auto", "sigmoid", "softmax"] = "auto"  # auto: sigmoid for multi-label models
     top_labels: int = bounded(5, 1, 100, doc="labels kept per window")
     clip_batch: int = bounded(8, 1, 1024, doc="windows' audio per pass of the classifier")
-    threads: int = bounded(0, 0, 256, doc="torch threads of the process (0: torch's choice)")
+    threads: int = bounded(1, 0, 256, doc="torch threads of the process (0: torch's choice; 1 by default, as the "
+                                         "other lanes run beside it and torch threads spin on a busy machine)")
 
     def check(self) -> None:
         if self.enabled is None:

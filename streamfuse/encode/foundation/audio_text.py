@@ -36,7 +36,8 @@ class AudioTextConfig(StageSection):
     enabled: bool | None = None  # unset: on exactly when a model is configured
     model: str | None = None  # a Hugging Face model id in the local cache, or a folder
     clip_batch: int = bounded(8, 1, 1024, doc="windows' audio per pass of the audio tower")
-    threads: int = bounded(0, 0, 256, doc="torch threads of the process (0: torch's choice)")
+    threads: int = bounded(1, 0, 256, doc="torch threads of the process (0: torch's choice; 1 by default, as the "
+                                         "other lanes run beside it and torch threads spin on a busy machine)")
     labels: tuple[str, ...] = ()  # zero-shot sound labels, e.g. [a dog barking, a bell, music]
     prompt: str = "the sound of {}"  # each label is put into this prompt ({} is the label)
     top_labels: int = bounded(3, 1, 100, doc="zero-shot labels kept per window")

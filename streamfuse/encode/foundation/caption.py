@@ -50,7 +50,8 @@ class CaptionConfig(StageSection):
     prompt: str | None = None  # text the caption starts from or the task token (Florence-2: <CAPTION>)
     max_tokens: int = bounded(30, 1, 512, doc="longest caption, in tokens")
     frame_batch: int = bounded(8, 1, 256, doc="key frames per pass of the captioner")
-    threads: int = bounded(0, 0, 256, doc="torch threads of the process (0: torch's choice)")
+    threads: int = bounded(1, 0, 256, doc="torch threads of the process (0: torch's choice; 1 by default, as the "
+                                         "other lanes run beside it and torch threads spin on a busy machine)")
 
     def check(self) -> None:
         if self.enabled is None:

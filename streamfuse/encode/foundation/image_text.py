@@ -52,7 +52,8 @@ class ImageTextConfig(StageSection):
     model: str | None = None  # a Hugging Face model id in the local cache, or a folder
     rate: float = bounded(2.0, 0.05, 120.0, doc="frames per second embedded at most")
     frame_batch: int = bounded(16, 1, 1024, doc="frames per pass of the image tower")
-    threads: int = bounded(0, 0, 256, doc="torch threads of the process (0: torch's choice)")
+    threads: int = bounded(1, 0, 256, doc="torch threads of the process (0: torch's choice; 1 by default, as the "
+                                         "other lanes run beside it and torch threads spin on a busy machine)")
     max_frames: int = bounded(8, 1, 256, doc="frame embeddings kept per window (for which frame matched)")
     labels: tuple[str, ...] = ()  # zero-shot label names, e.g. [car, dog, "a person walking"]
     prompt: str = "a photo of {}."  # each label is put into this prompt ({} is the label)
