@@ -2,9 +2,9 @@
 
 Any text-to-image pipeline ``diffusers.AutoPipelineForText2Image`` loads (SD-Turbo, a small Stable
 Diffusion, ...) from a local folder (saved with ``save_pretrained``) or the local Hugging Face
-cache. Deterministic for a seed: the initial noise comes from a ``torch.Generator`` seeded with it
-(on the CPU, so a seed gives the same picture on any device type's... within that device's
-arithmetic). Not a window stage (no lane): it is configured here, listed by ``streamfuse models``
+cache. Deterministic for a seed: the initial noise comes from a CPU ``torch.Generator`` seeded
+with it, so the same seed starts from the same noise on any device (the pictures then agree as far
+as that device's arithmetic does). Not a window stage (no lane): it is configured here, listed by ``streamfuse models``
 and used by the command. A tiny random pipeline (as in the tests) proves the plumbing, not pictures.
 """
 
