@@ -42,6 +42,8 @@ class CaptionConfig(StageSection):
     """Key-frame captions (``models.caption`` sets ``model``; on when a model is set)."""
 
     enabled: bool | None = None  # unset: on exactly when a model is configured
+    batch_size: int = bounded(4, 1, 4096, doc="windows one call may take when the lane falls behind (their due "
+                                              "key frames go through the model together)")
     model: str | None = None  # a Hugging Face model id in the local cache, or a folder
     when: Literal["rate", "change"] = "rate"  # caption at a rate, or when the picture changed
     rate: float = bounded(0.2, 0.01, 30.0, doc="with when: rate, captions per second at most")

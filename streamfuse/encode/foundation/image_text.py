@@ -49,6 +49,8 @@ class ImageTextConfig(StageSection):
     """Image-text matching (``models.image_text`` sets ``model``; on when a model is set)."""
 
     enabled: bool | None = None  # unset: on exactly when a model is configured
+    batch_size: int = bounded(4, 1, 4096, doc="windows one call may take when the lane falls behind (their due "
+                                              "frames go through the model together)")
     model: str | None = None  # a Hugging Face model id in the local cache, or a folder
     rate: float = bounded(2.0, 0.05, 120.0, doc="frames per second embedded at most")
     frame_batch: int = bounded(16, 1, 1024, doc="frames per pass of the image tower")
