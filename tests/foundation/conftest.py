@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-QUIET = ("encoders.asr.enabled=false", "encoders.text.enabled=false", "encoders.people.enabled=false",
-         "encoders.faces.enabled=false", "encoders.vad.enabled=false", "encoders.objects.enabled=false",
-         "encoders.sounds.enabled=false")
-
 
 @pytest.fixture(scope="session", autouse=True)
 def _one_thread():

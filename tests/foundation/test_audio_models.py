@@ -8,7 +8,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import QUIET
 
 from streamfuse.align.window import Window
 from streamfuse.config import load_config
@@ -19,6 +18,11 @@ from streamfuse.errors import ModelLoadError
 from streamfuse.testing import media as gen
 from streamfuse.testing.run import run_pipeline
 from streamfuse.testing.tiny_models import TAGS
+
+#: the bundled encoders these tests do not need, off (motion and loudness stay on)
+QUIET = ("encoders.asr.enabled=false", "encoders.text.enabled=false", "encoders.people.enabled=false",
+         "encoders.faces.enabled=false", "encoders.vad.enabled=false", "encoders.objects.enabled=false",
+         "encoders.sounds.enabled=false")
 
 RATE = 16000
 

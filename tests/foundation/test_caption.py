@@ -8,7 +8,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import QUIET
 
 from streamfuse.align.window import Window
 from streamfuse.config import load_config
@@ -17,6 +16,11 @@ from streamfuse.encode.foundation.caption import CaptionEncoder
 from streamfuse.errors import ModelLoadError
 from streamfuse.testing import media as gen
 from streamfuse.testing.run import run_pipeline
+
+#: the bundled encoders these tests do not need, off (motion and loudness stay on)
+QUIET = ("encoders.asr.enabled=false", "encoders.text.enabled=false", "encoders.people.enabled=false",
+         "encoders.faces.enabled=false", "encoders.vad.enabled=false", "encoders.objects.enabled=false",
+         "encoders.sounds.enabled=false")
 
 
 def _feed(n: int = 8, cut_at: int = 4):

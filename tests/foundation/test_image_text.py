@@ -12,7 +12,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import QUIET
 
 from streamfuse import registry
 from streamfuse.align.window import Window
@@ -23,6 +22,11 @@ from streamfuse.errors import ConfigError, ModelLoadError
 from streamfuse.models import describe_models
 from streamfuse.testing import media as gen
 from streamfuse.testing.run import run_pipeline
+
+#: the bundled encoders these tests do not need, off (motion and loudness stay on)
+QUIET = ("encoders.asr.enabled=false", "encoders.text.enabled=false", "encoders.people.enabled=false",
+         "encoders.faces.enabled=false", "encoders.vad.enabled=false", "encoders.objects.enabled=false",
+         "encoders.sounds.enabled=false")
 
 
 def _frames(n: int, fps: int = 4, seed: int = 1) -> list[VideoFrame]:
