@@ -39,6 +39,11 @@ BUILTIN_ENCODERS = (
     "streamfuse.encode.audio.tags:SoundTagsEncoder",
     "streamfuse.encode.text.asr:AsrEncoder",
     "streamfuse.encode.text.embed:TextEncoder",
+    "streamfuse.encode.foundation.image_text:ImageTextEncoder",
+    "streamfuse.encode.foundation.caption:CaptionEncoder",
+    "streamfuse.encode.foundation.audio_text:AudioTextEncoder",
+    "streamfuse.encode.foundation.audio_tags:AudioTagsEncoder",
+    "streamfuse.encode.foundation.generate:Generator",
 )
 #: built-in fusers
 BUILTIN_FUSERS = (

@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(m)
     m.add_argument("--json", action="store_true", help="print JSON")
 
+    from .match import add_parser as add_match_parser
+    add_match_parser(sub)
+    from .generate import add_parser as add_generate_parser
+    add_generate_parser(sub)
+
     j = sub.add_parser("schema", help="print the JSON Schema events validate against (derived from the stages)")
     j.add_argument("-o", "--output", default=None, metavar="PATH", help="write it to PATH instead")
     return parser
@@ -186,6 +191,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_models(args)
         if args.command == "schema":
             return cmd_schema(args)
+        if args.command == "match":
+            from .match import run_match
+            return run_match(args)
+        if args.command == "generate":
+            from .generate import run_generate
+            return run_generate(args)
         if args.command == "subscribe":
             from ..client.cli import run_subscribe_cli
             return run_subscribe_cli(args.rest)

@@ -99,6 +99,7 @@ def run_watch_cli(argv: list[str]) -> int:
     address = parse_host_port(args.serve) if args.serve else None
     metrics = Metrics()
     sinks: list = []
+    on_window = None
     try:
         sink_opts = {"connect_at_start": config.sinks.connect_at_start}
         if config.sinks.buffer_dir:
@@ -109,12 +110,16 @@ def run_watch_cli(argv: list[str]) -> int:
             metrics.watch_sink(sink)
         if address is not None:
             from ..serve.server import EventServer
-            server = EventServer(address[0], address[1], token=args.token, metrics=metrics,
+            from ..match.live import live_queries, window_hook
+            queries = live_queries(config)  # q= subscriptions scored against pictures (models.image_text)
+            server = EventServer(address[0], address[1], token=args.token, metrics=metrics, queries=queries,
                                  **dataclasses.asdict(config.serve))
             sinks.insert(0, server)
+            on_window = window_hook(queries, server.emit) if queries is not None else None
             _say(f"serving events on {server.url}/events (SSE) and {server.url.replace('http', 'ws', 1)}/ws; "
                  f"metrics on {server.url}/metrics")
-        pipeline = LivePipeline(source, config, sinks, metrics=metrics, on_status=_status_printer(source.display))
+        pipeline = LivePipeline(source, config, sinks, metrics=metrics, on_status=_status_printer(source.display),
+                                on_window=on_window)
         pipeline.open()  # an unreachable feed fails here, before models load
         _say(f"watching {source.display}; stop with Ctrl-C")
         with _stop_on_signals(pipeline.stop):

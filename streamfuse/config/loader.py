@@ -19,6 +19,7 @@ import yaml
 
 from ..errors import ConfigError
 from .base import StageSections
+from .models import expand_models
 from .pipeline import PipelineConfig
 
 T = TypeVar("T")
@@ -150,4 +151,4 @@ def load_config(files: Iterable[str | os.PathLike[str]] = (), sets: Iterable[str
     for item in sets:
         data = _merge(data, parse_set(item))
     data = _merge(data, overrides)
-    return build(PipelineConfig, data)
+    return build(PipelineConfig, expand_models(data))

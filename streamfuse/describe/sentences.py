@@ -70,6 +70,19 @@ def _in_view(by_name: dict, faces: int) -> tuple[str | None, int]:
     return (_join(items) + " in view" if items else None), people
 
 
+def _foundation(by_name: dict) -> list[str]:
+    """What the foundation models said: the image-text model's best zero-shot label and the
+    captioner's caption (each only when configured)."""
+    out = []
+    label = by_name.get("image_text", {}).get("label")
+    if label:
+        out.append(f"looks like {label}")
+    caption = by_name.get("caption", {}).get("caption")
+    if caption:
+        out.append(f"caption: '{_quote(caption)}'")
+    return out
+
+
 def describe_window(window: Window, features: Iterable[Features], transcript: str,
                     instants: Iterable[str] = (), sounds: Iterable[str] = ()) -> str:
     """``instants``: kinds of the instant events (``scene.cut``, ``flash``, unnamed ``sound``s) the
@@ -99,6 +112,7 @@ def describe_window(window: Window, features: Iterable[Features], transcript: st
         if view:
             seen.append(view)
         seen.extend(seen_phrases)
+        seen.extend(_foundation(by_name))
         motion = by_name.get("motion", {})
         if motion:
             if (motion.get("motion") or 0) > 0:

@@ -95,7 +95,7 @@ class EventServer:
                  max_log_bytes: int = 32 << 20, metrics: Metrics | None = None, heartbeat: float = 15.0,
                  write_timeout: float = 30.0, start_timeout: float = 10.0, max_connections: int = 512,
                  max_per_client: int | None = None, request_rate: float = 50.0, request_burst: int = 100,
-                 header_timeout: float = 10.0) -> None:
+                 header_timeout: float = 10.0, queries: Any = None) -> None:
         token = token or env_token()
         if token is None and (require_token or not is_loopback(host)):
             raise ConfigError(f"serving on {host} needs a bearer token: set STREAMFUSE_TOKEN or pass a token "
@@ -123,6 +123,8 @@ class EventServer:
         self.write_timeout = write_timeout
         self._token = token.encode("utf-8") if token else None
         self._matcher = text_matcher
+        #: live text queries scored against image embeddings (:class:`~streamfuse.match.live.LiveQueries`)
+        self._queries = queries
         self._tmp_dir = None if log_dir is not None else tempfile.mkdtemp(prefix="streamfuse-serve-")
         self._log = DurableLog(Path(log_dir or self._tmp_dir), max_events=max_log_events,
                                max_bytes=max_log_bytes, retain_acked=True)
@@ -314,12 +316,16 @@ class EventServer:
             else:
                 cursor = seq
         sub = _Subscriber(kind, cursor, flt)
+        if self._queries is not None and flt.query is not None:
+            self._queries.add(flt.query)
         self._subs.add(sub)
         self._subscribers_total += 1
         self.metrics.set_subscribers(len(self._subs))
         return sub, notice
 
     def _drop(self, sub: _Subscriber) -> None:
+        if sub in self._subs and self._queries is not None and sub.flt.query is not None:
+            self._queries.remove(sub.flt.query)
         self._subs.discard(sub)
         self.metrics.set_subscribers(len(self._subs))
 
@@ -436,6 +442,8 @@ class EventServer:
     async def _matches(self, flt: EventFilter, event: dict[str, Any]) -> bool:
         if not flt.matches_fields(event):
             return False
+        if event.get("type") == "streamfuse.query.match":  # scored already, for the query it names
+            return flt.query is None or (event.get("data") or {}).get("label") == flt.query
         if flt.query is None:
             return True
         if self._matcher is None:

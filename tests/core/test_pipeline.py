@@ -112,7 +112,10 @@ def test_every_registered_encoder_runs_and_agrees_on_both_runtimes(media, tmp_pa
 
     clip = media / "grid" / "bbaf2n.mpg"
     everything = [f"encoders.{cls.spec.key}.enabled=true" for cls in registry.stages() if cls.spec.per_window]
-    sets = ("decode.sidecar_subtitles=false", *everything)
+    from streamfuse.testing.tiny_models import tiny_model_sets
+
+    # roles with no default model (image_text...) get tiny random ones: they only have to run
+    sets = ("decode.sidecar_subtitles=false", *everything, *tiny_model_sets(tmp_path / "models"))
     _, local_events, local_windows = run_pipeline(clip, tmp_path / "local", *sets)
     rt = RayRuntime(max_in_flight=3)
     try:

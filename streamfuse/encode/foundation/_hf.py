@@ -1,0 +1,87 @@
+"""Finding and loading a configured Hugging Face model, offline, once per process.
+
+A model name is a local folder (``./my-clip``, ``/models/clip``) or a Hugging Face model id
+(``openai/clip-vit-base-patch32``) that must already be in the local Hugging Face cache: nothing
+here downloads. :func:`locate` only looks at files (``streamfuse models`` uses it); :func:`load`
+reads the weights with the Auto classes and puts the model on its device in eval mode. A missing
+or unloadable model is a :class:`~streamfuse.errors.ModelLoadError` with one line naming the
+model, the config key and what to do.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from ...errors import ModelLoadError
+from ...spec import ModelInfo
+from ..text.models import ModelLocation, _folder, _hub_cache, _looks_like_path, go_offline
+
+
+def how(role: str) -> str:
+    return f"point models.{role} at a local folder saved with save_pretrained"
+
+
+def locate(role: str, name: str | None) -> ModelLocation:
+    """Where the model of ``role`` named ``name`` is on this machine (no weights read)."""
+    if not name:
+        return ModelLocation(role, "-", "none", None, f"set models.{role} to a Hugging Face model id or a folder")
+    if _looks_like_path(name):
+        return _folder(role, name, ("config.json",) if role != "generate" else ("model_index.json",), how(role))
+    return _hub_cache(role, name, name, None, how(role))
+
+
+def info(role: str, name: str | None) -> list[ModelInfo]:
+    """The ``streamfuse models`` row of a role (``not configured`` when no model is set)."""
+    if not name:
+        return [ModelInfo(role, "not configured", "-", True, kind="none",
+                          how=f"set models.{role} to a Hugging Face model id or a folder")]
+    return [locate(role, name).info()]
+
+
+def set_threads(threads: int) -> None:
+    """``threads`` > 0: torch's intra-op threads for this process (0 leaves torch's choice)."""
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+_lock = threading.Lock()
+_cache: dict[tuple, Any] = {}
+
+
+def load(role: str, name: str | None, device: str, make: Callable[[str], Any]) -> Any:
+    """``make(folder)`` run once per process per (model, device), its errors one line each.
+
+    ``make`` loads with ``local_files_only=True`` (the hub is switched offline first)."""
+    path = locate(role, name).require()
+    go_offline()
+    key = (role, path, device)
+    with _lock:
+        if key not in _cache:
+            try:
+                _cache[key] = make(path)
+            except ModelLoadError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - whatever the library raises, the model is unusable
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ModelLoadError(f"{role} model {name!r} at {path} failed to load ({first}); "
+                                     f"{how(role)}") from exc
+        return _cache[key]
+
+
+def output_tensor(out: Any) -> Any:
+    """``get_image_features`` / ``get_text_features`` return a tensor in transformers 4 and an
+    output object (its ``pooler_output``) in transformers 5."""
+    if hasattr(out, "pooler_output") and out.pooler_output is not None:
+        return out.pooler_output
+    if hasattr(out, "image_embeds"):
+        return out.image_embeds
+    return out
