@@ -70,7 +70,7 @@ def from_features(features: Iterable[Features], start: Fraction, end: Fraction,
 
     ``modalities``: those the window has (features of others are left out: a missing modality).
     ``summary_keys``: per encoder, the summary keys of its ``<encoder>.summary`` stream (default:
-    the numeric keys it has now). Long sequences are averaged down to ``max_steps`` tokens.
+    the numeric keys it has now; a summary holding none of them gives no token). Long sequences are averaged down to ``max_steps`` tokens.
     Returns ``(streams, modality of each stream)``.
     """
     span = float(end - start) or 1.0
@@ -84,7 +84,7 @@ def from_features(features: Iterable[Features], start: Fraction, end: Fraction,
             if not len(series.times):
                 continue
             times = np.array([float(t - start) / span for t in series.times], np.float32)
-            values, times = _shorten(series.values, np.clip(times, 0.0, 0.999), max_steps)
+            values, times = shorten(series.values, np.clip(times, 0.0, 0.999), max_steps)
             out[f"{f.encoder}.{name}"] = Tokens(values, times)
             kinds[f"{f.encoder}.{name}"] = f.modality
         for name, vector in f.embeddings.items():
@@ -94,19 +94,26 @@ def from_features(features: Iterable[Features], start: Fraction, end: Fraction,
             kinds[f"{f.encoder}.{name}"] = f.modality
         keys = (summary_keys or {}).get(f.encoder)
         keys = numeric_keys(f.summary) if keys is None else keys
-        if keys:
+        if keys and any(k in f.summary for k in keys):  # an encoder with nothing to say is missing
             out[f"{f.encoder}.summary"] = Tokens(summary_vector(f.summary, keys)[None, :],
                                                  np.array([WINDOW_LEVEL], np.float32))
             kinds[f"{f.encoder}.summary"] = f.modality
     return out, kinds
 
 
-def _shorten(values: np.ndarray, times: np.ndarray, max_steps: int) -> tuple[np.ndarray, np.ndarray]:
+def shorten(values: np.ndarray, times: np.ndarray, max_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_steps`` tokens: consecutive ones averaged, each group at its first time."""
     if len(values) <= max_steps:
         return values.astype(np.float32), times
     groups = np.array_split(np.arange(len(values)), max_steps)
     return (np.stack([values[g].mean(0) for g in groups]).astype(np.float32),
             np.array([times[g[0]] for g in groups], np.float32))
+
+
+def window_modalities(window: Any) -> list[str]:
+    """The modalities whose features a model may read in ``window``: video and audio when the
+    window has them, text always (a transcript may come from speech recognition of the audio)."""
+    return [m for m in ("video", "audio") if getattr(window, f"has_{m}")] + ["text"]
 
 
 def check_example(example: Example, config: ModelConfig, where: str = "window") -> None:
