@@ -9,14 +9,14 @@ training pairs draw from one and test pairs from the other, so no image is seen 
 3 pairing seeds (pairing, validation split and model initialisation), mean and std.
 
 Inputs, as the pipeline gives them to a fusion model: audio is a ``mic.mfcc`` stream (20 MFCCs per
-10 ms frame, averaged down to at most 24 tokens, each at its time in the clip), the image a
+10 ms frame, averaged down to at most 12 tokens, each at its time in the clip), the image a
 ``cam.rows`` stream (7 strips of 4 pixel rows, in raster order). The baseline measured in the same
 run is the README's: logistic regression on the flattened degraded image, on the audio's MFCC means
 and spreads, on both concatenated (early) and the mean of the two probabilities (late). The
 README's published figures on the same construction: image 49.5, audio 63.7, early 77.2, late 69.6.
 
 Also shown: the hybrid model trained without its auxiliary unimodal losses (``aux_weight=0``, the
-modality-imbalance remedy off), per speaker.
+modality-imbalance remedy off), per speaker, on the first seed.
 
     nice python benchmarks/bench_fusion_avmnist.py            # about 8 minutes on 2 cores
     nice python benchmarks/bench_fusion_avmnist.py --quick    # 1 seed, 2 folds
@@ -43,7 +43,7 @@ SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 VARIANTS = ("image", "audio", "early", "late", "hybrid", "hybrid-no-aux")
 PUBLISHED = {"image": 49.5, "audio": 63.7, "early": 77.2, "late": 69.6}
 ENERGY = 0.25
-MAX_STEPS = 24
+MAX_STEPS = 12
 
 
 def load_audio() -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -135,9 +135,11 @@ def run_fold(job) -> dict:
     audio = StreamSpec(name="mic.mfcc", modality="audio", dim=20)
     image = StreamSpec(name="cam.rows", modality="video", dim=112)
     classes = [str(d) for d in range(10)]
-    settings = TrainConfig(epochs=40 if not quick else 20, batch_size=64, lr=3e-3, patience=8, seed=seed)
+    settings = TrainConfig(epochs=30, batch_size=128, lr=3e-3, patience=6, seed=seed)
     result = {"seed": seed, "speaker": SPEAKERS[test_speaker], "acc": {}, "seconds": {}}
     for variant in VARIANTS:
+        if variant == "hybrid-no-aux" and seed != 0:
+            continue  # the remedy's effect: one seed (it is the run's costliest line)
         streams = {"image": [image], "audio": [audio]}.get(variant, [image, audio])
         kind = {"image": "late", "audio": "late", "hybrid-no-aux": "hybrid"}.get(variant, variant)
         cfg = ModelConfig(kind=kind, streams=streams, classes=classes, dim=32, heads=2, layers=2, fusion_layers=1,
@@ -213,13 +215,14 @@ def report(results: list[dict], wall: float, workers: int) -> None:
           f"{len(seeds)} seed(s); accuracy %")
     print(f"{'model':<14}" + "".join(f"{s[:8]:>9}" for s in speakers) + f"{'mean':>8}{'std':>6}{'published':>11}")
     for name in names:
-        per = {s: [r["acc"][name] for r in results if r["speaker"] == s] for s in speakers}
+        per = {s: [r["acc"][name] for r in results if r["speaker"] == s and name in r["acc"]] for s in speakers}
         # std over seeds of the mean over speakers
-        by_seed = [np.mean([r["acc"][name] for r in results if r["seed"] == k]) for k in seeds]
+        by_seed = [np.mean([r["acc"][name] for r in results if r["seed"] == k and name in r["acc"]]) for k in seeds
+                   if any(r["seed"] == k and name in r["acc"] for r in results)]
         pub = PUBLISHED.get(name.removeprefix("lr-")) if name.startswith("lr-") else None
         print(f"{name:<14}" + "".join(f"{np.mean(v):9.1f}" for v in per.values())
               + f"{np.mean(by_seed):8.1f}{np.std(by_seed):6.1f}" + (f"{pub:11.1f}" if pub else f"{'':>11}"))
-    cpu = {v: np.mean([r["seconds"][v] for r in results]) for v in VARIANTS}
+    cpu = {v: np.mean([r["seconds"][v] for r in results if v in r["seconds"]]) for v in VARIANTS}
     print("streamfuse = early/late/hybrid (and image/audio: one modality's encoder and head); lr-* = logistic "
           "regression, this run; published = ../shared/data/README.md")
     print("CPU seconds per training: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())

@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(m)
     m.add_argument("--json", action="store_true", help="print JSON")
 
+    from .learn import add_parsers as add_learning_parsers
+    add_learning_parsers(sub)
+
     j = sub.add_parser("schema", help="print the JSON Schema events validate against (derived from the stages)")
     j.add_argument("-o", "--output", default=None, metavar="PATH", help="write it to PATH instead")
     return parser
@@ -174,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_models(args)
         if args.command == "schema":
             return cmd_schema(args)
+        if args.command in ("train", "eval"):
+            from .learn import cmd_eval, cmd_train
+            return cmd_train(args) if args.command == "train" else cmd_eval(args)
         if args.command == "subscribe":
             from ..client.cli import run_subscribe_cli
             return run_subscribe_cli(args.rest)

@@ -48,7 +48,8 @@ class ModelConfig(Section):
     learned weights renormalised over the modalities present, or a product of experts with
     ``combine: poe``), ``hybrid`` (per-modality encoders whose last ``fusion_layers`` layers exchange
     information through ``bottleneck`` shared tokens (Nagrani et al. 2021), plus the late heads,
-    joined by a final head). ``modality_dropout``: chance a modality is hidden from a training
+    joined by a final head: its logits from the fused embedding plus, with ``late_in_head``, the late
+    heads' combined logits). ``modality_dropout``: chance a modality is hidden from a training
     example (at least one stays), so that the model works when one is missing.
     """
 
@@ -64,6 +65,7 @@ class ModelConfig(Section):
     dropout: float = bounded(0.1, 0.0, 0.9)
     modality_dropout: float = bounded(0.3, 0.0, 0.9)
     combine: Combine = "weights"
+    late_in_head: bool = True
     seed: int = bounded(0, 0, 2**31 - 1)
 
     def __post_init__(self) -> None:

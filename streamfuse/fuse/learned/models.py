@@ -208,9 +208,9 @@ class HybridFusion(FusionModel):
         summaries = [enc.out_norm(x[:, 0]) for enc, x in zip(self.encoders, xs)]
         z = self.uni(summaries)
         w = renormalised(self.weights, batch.present)
-        late = (w[..., None] * z).sum(1)
         pooled = (w[..., None] * torch.stack(summaries, 1)).sum(1)
         emb = self.norm(self.fuse(torch.cat([bn.mean(1), pooled], -1)) + pooled)
+        late = (w[..., None] * z).sum(1) if self.config.late_in_head else 0
         return Output(self.head(emb) + late, emb, z)
 
 
