@@ -118,3 +118,21 @@ def test_the_trained_model_runs_in_the_pipeline(model, footage, tmp_path):
         windows = [json.loads(line) for line in (tmp_path / f"{name}.wav" / "windows.jsonl").read_text().splitlines()]
         assert all(w["learned"]["label"] == label for w in windows)
         assert "learned.embedding" in windows[0]["embeddings"]
+
+
+def test_compare_scores_each_modality_and_kind_over_three_seeds(footage, capsys):
+    code = main(["eval", "--labels", str(footage / "labels.csv"), "--compare", "--json", "--epochs", "3",
+                 "--cache", str(footage / "cache"), "--no-progress", *sets()])
+    assert code == 0
+    table = json.loads(capsys.readouterr().out)
+    assert list(table) == ["audio only", "early", "late", "hybrid"]
+    for row in table.values():
+        assert 0 <= row["accuracy"]["mean"] <= 1 and row["accuracy"]["std"] >= 0 and "macro_f1" in row
+
+
+def test_eval_refuses_labels_the_model_does_not_know(model, footage, capsys):
+    labels = footage / "other-labels.csv"
+    labels.write_text("source,start,end,label\nbeeps0.wav,0,3,whistle\nquiet0.wav,0,3,quiet\n")
+    code = main(["eval", "--labels", str(labels), "--model", str(model), "--cache", str(footage / "cache"),
+                 "--no-progress", *sets()])
+    assert code == 2 and "label 'whistle' is not a class of the model" in capsys.readouterr().err
