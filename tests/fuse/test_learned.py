@@ -246,3 +246,49 @@ def test_scores_report_accuracy_and_f1_per_class():
     assert s["accuracy"] == pytest.approx(0.6)
     assert s["per_class"] == pytest.approx({"a": 0.5, "b": 0.8, "c": 0.0})
     assert s["macro_f1"] == pytest.approx(1.3 / 3)
+
+
+def _window_features(example, start):
+    """The pipeline's Features that make ``example``'s streams for a 1 s window at ``start``."""
+    cam = example["cam.summary"].values[0]
+    mic = example["mic.scores"]
+    times = tuple(start + Fraction(round(float(t) * 1000), 1000) for t in mic.times)
+    return [Features("cam", "video", summary=dict(zip("abc", map(float, cam)))),
+            Features("mic", "audio", sequences={"scores": FeatureSeries(times, mic.values, Fraction(1, 10))})]
+
+
+def test_the_learned_fuser_turns_classes_into_durative_events_with_shares(trained, task, tmp_path):
+    """Consecutive windows of one class are one ``fusion`` series (start ... end) whose evidence
+    holds each modality's mean share; the background class makes no event."""
+    from streamfuse.align.window import Window
+    from streamfuse.config.loader import load_config
+    from streamfuse.events import validate_event
+    from streamfuse.fuse.stage import FusionStage
+
+    save_model(tmp_path / "m", trained["hybrid"], {"background": "a", "name": "bits"})
+    config = load_config(sets=[f"fusion.model={tmp_path / 'm'}", "fusion.gap=0", "window.length=1", "window.hop=1"])
+    assert config.fusion.fusers == ["rules", "learned"]
+    stage = FusionStage(config, "src", "clip")
+    te, labels = task[2]
+    want = [3] * 4 + [0] * 2 + [2] * 2  # d d d d, background twice, c c
+    of = {c: [i for i, y in enumerate(labels) if y == c] for c in set(want)}
+    picks = [of[c][j] for j, c in enumerate(want)]  # a different window each time
+    events, records = [], []
+    for k, i in enumerate(picks):
+        window = Window("src", k, Fraction(k), Fraction(k + 1), Fraction(k + 1), has_video=True, has_audio=True,
+                        final=k == len(picks) - 1)
+        fused = stage(window, _window_features(te[i], Fraction(k)))
+        events += [e for e in fused.events if e["type"] == "streamfuse.fusion"]
+        records.append(fused.record["learned"])
+        assert fused.embeddings["learned.embedding"].shape == (16,)
+    assert [r["label"] for r in records] == [["a", "b", "c", "d"][c] for c in want]
+    assert [(e["data"]["phase"], e["data"]["label"]) for e in events] == \
+        [("start", "d"), ("end", "d"), ("start", "c"), ("end", "c")]
+    assert events[1]["data"]["start"] == 0 and events[1]["data"]["end"] == 4
+    for e in events:
+        validate_event(e)
+        shares = e["data"]["evidence"]["attribution"]
+        assert set(shares) == {"video", "audio"} and sum(shares.values()) == pytest.approx(1, abs=1e-3)
+        assert e["data"]["evidence"]["model"] == "bits"
+    mean_video = np.mean([r["attribution"]["video"] for r in records[:4]])
+    assert events[1]["data"]["evidence"]["attribution"]["video"] == pytest.approx(mean_video, abs=1e-3)

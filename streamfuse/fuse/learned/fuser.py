@@ -67,6 +67,7 @@ class LearnedFuser(Fuser):
         self.max_steps = int(self.meta.get("max_steps", 64))
         self.encoders = sorted({s.name.rsplit(".", 1)[0] for s in self.model.config.streams})
         self._checked = False
+        self._sums: dict[str, tuple[Any, dict[str, float], int]] = {}  # label -> (series, share sums, windows)
         self.tracker = SeriesTracker("fusion", FUSION.modalities, gap=as_fraction(config.gap),
                                      min_duration=as_fraction(config.min_duration), id_prefix=context.source_id)
 
@@ -100,11 +101,26 @@ class LearnedFuser(Fuser):
         phases = []
         if label != self.background and confidence >= self.config.min_confidence:
             det = Detection("fusion", window.start, window.end, confidence, label=label,
-                            evidence={"attribution": attribution, "model": self.name})
+                            evidence={"attribution": self._mean_attribution(label, window, attribution),
+                                      "model": self.name})
             phases.extend(self.tracker.observe(det))
+            self._sums[label] = (self.tracker.open.get((label, None)), *self._sums[label][1:])
         phases.extend(self.tracker.advance(window.start))
         return Fused(events=self.context.events.phases(phases), record=json_safe(record),
                      embeddings={"learned.embedding": pred.embedding[0].astype(np.float32)})
+
+    def _mean_attribution(self, label: str, window: Window, attribution: dict[str, float]) -> dict[str, float]:
+        """The shares averaged over the windows of the series this window joins (a new series, as the
+        tracker decides it, starts afresh)."""
+        open_ = self.tracker.open.get((label, None))
+        series, sums, n = self._sums.get(label, (None, {}, 0))
+        if open_ is None or series is not open_ or window.start > open_.end + self.tracker.gap:
+            sums, n = {}, 0
+        for m, a in attribution.items():
+            sums[m] = sums.get(m, 0.0) + a
+        n += 1
+        self._sums[label] = (None, sums, n)  # its series is known once the tracker has seen the window
+        return {m: round(v / n, 4) for m, v in sums.items()}
 
     def finish(self) -> list[dict[str, Any]]:
         return self.context.events.phases(self.tracker.close_all())
