@@ -160,6 +160,11 @@ def baselines(mfccs, images, pick, train_idx, test_idx, digits) -> dict:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    warnings.simplefilter("ignore", ConvergenceWarning)  # 300 iterations: within 0.1 point of converged
     a = np.stack([np.concatenate([m.mean(0), m.std(0)]) for m in mfccs])
     v = images[pick]
     out, probs = {}, {}
