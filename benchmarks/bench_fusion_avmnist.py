@@ -135,7 +135,7 @@ def run_fold(job) -> dict:
     audio = StreamSpec(name="mic.mfcc", modality="audio", dim=20)
     image = StreamSpec(name="cam.rows", modality="video", dim=112)
     classes = [str(d) for d in range(10)]
-    settings = TrainConfig(epochs=30, batch_size=128, lr=3e-3, patience=6, seed=seed)
+    settings = TrainConfig(epochs=25, batch_size=128, lr=3e-3, patience=5, seed=seed)
     result = {"seed": seed, "speaker": SPEAKERS[test_speaker], "acc": {}, "seconds": {}}
     for variant in VARIANTS:
         if variant == "hybrid-no-aux" and seed != 0:
@@ -192,19 +192,37 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="1 seed, 2 held-out speakers")
     ap.add_argument("--workers", type=int, default=2, help="processes (one CPU thread each)")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
+    ap.add_argument("--partial", type=Path, help="append each fold's numbers here as it finishes (JSON lines)")
+    ap.add_argument("--report", type=Path, help="only print the table of a --partial file")
     args = ap.parse_args()
+    if args.report:
+        results = [json.loads(line) for line in args.report.read_text().splitlines() if line.strip()]
+        report(results, float("nan"), args.workers)
+        return 0
     if not (DATA / "fsdd" / "recordings").is_dir() or not (DATA / "mnist").is_dir():
         raise SystemExit(f"the data folder {DATA} is missing (see its README)")
     seeds = (0,) if args.quick else (0, 1, 2)
     folds = (0, 4) if args.quick else range(len(SPEAKERS))
     jobs = [(s, f, args.quick) for s in seeds for f in folds]
     start = time.time()
+    results = []
+
+    def done(result: dict) -> None:
+        results.append(result)
+        print(f"  .. seed {result['seed']} {result['speaker']}: "
+              + ", ".join(f"{k} {v:.1f}" for k, v in result["acc"].items()), file=sys.stderr, flush=True)
+        if args.partial:
+            with open(args.partial, "a") as f:
+                f.write(json.dumps(result) + "\n")
+
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers, initializer=_init) as pool:
-            results = list(pool.map(run_fold, jobs))
+            for result in pool.map(run_fold, jobs):
+                done(result)
     else:
         _init()
-        results = [run_fold(j) for j in jobs]
+        for job in jobs:
+            done(run_fold(job))
     wall = time.time() - start
     report(results, wall, args.workers)
     if args.json:
