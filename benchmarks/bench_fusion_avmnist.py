@@ -18,7 +18,7 @@ README's published figures on the same construction: image 49.5, audio 63.7, ear
 Also shown: the hybrid model trained without its auxiliary unimodal losses (``aux_weight=0``, the
 modality-imbalance remedy off), per speaker, on the first seed.
 
-    nice python benchmarks/bench_fusion_avmnist.py            # about 8 minutes on 2 cores
+    nice python benchmarks/bench_fusion_avmnist.py            # ~9 min on 2 free cores (27 min on 2 busy ones)
     nice python benchmarks/bench_fusion_avmnist.py --quick    # 1 seed, 2 folds
 """
 
