@@ -48,6 +48,7 @@ BUILTIN_ENCODERS = (
 #: built-in fusers
 BUILTIN_FUSERS = (
     "streamfuse.fuse.rules:RuleFuser",
+    "streamfuse.fuse.learned.fuser:LearnedFuser",
 )
 _ENTRY_POINTS = "streamfuse.stages"
 

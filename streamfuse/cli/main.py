@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_match_parser(sub)
     from .generate import add_parser as add_generate_parser
     add_generate_parser(sub)
+    from .learn import add_parsers as add_learning_parsers
+    add_learning_parsers(sub)
 
     j = sub.add_parser("schema", help="print the JSON Schema events validate against (derived from the stages)")
     j.add_argument("-o", "--output", default=None, metavar="PATH", help="write it to PATH instead")
@@ -197,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "generate":
             from .generate import run_generate
             return run_generate(args)
+        if args.command in ("train", "eval"):
+            from .learn import cmd_eval, cmd_train
+            return cmd_train(args) if args.command == "train" else cmd_eval(args)
         if args.command == "subscribe":
             from ..client.cli import run_subscribe_cli
             return run_subscribe_cli(args.rest)

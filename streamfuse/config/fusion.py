@@ -25,7 +25,8 @@ class FusionConfig(StageSections):
     """How per-window evidence becomes events.
 
     ``fusers`` are the fusers that run, in order, on every window (each sees every encoder's
-    features; their events share one numbering); ``rules`` is the rule-based evidence fusion.
+    features; their events share one numbering); ``rules`` is the rule-based evidence fusion;
+    ``model`` a trained fusion model folder, run by the ``learned`` fuser (added when it is set).
     """
 
     _group = "fusers"
@@ -39,11 +40,15 @@ class FusionConfig(StageSections):
                                                 "level (default: only near-clipping sounds)")
     min_confidence: float = bounded(0.0, 0.0, 1.0)
     keywords: KeywordConfig = field(default_factory=KeywordConfig)
+    model: str | None = field(default=None, metadata={"doc": "a trained fusion model folder (streamfuse train); "
+                                                            "setting it runs the learned fuser after the others"})
     sections: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def check(self) -> None:
         from .. import registry
 
+        if self.model and "learned" not in self.fusers:
+            object.__setattr__(self, "fusers", [*self.fusers, "learned"])
         known = [cls.spec.key for cls in registry.stages("fusers")]
         if not self.fusers:
             raise ConfigError(f"fusers: at least one fuser must run; known: {', '.join(known)}")
