@@ -170,7 +170,7 @@ def main() -> int:
     if street:
         print(f"  car-detection.mp4: true car time {street['objects']['car']['truth_s']:.2f} of "
               f"{street['duration_s']:.2f} s (4 cars); streamfuse labels seen anywhere: "
-              f"{', '.join(sorted({l for r in results.values() for l in r['streamfuse_labels']})) or 'none'}")
+              f"{', '.join(sorted({lab for r in results.values() for lab in r['streamfuse_labels']})) or 'none'}")
     _bench.save_json(args.json, "people", args, {"clips": results, "summary": summary})
     return 0
 

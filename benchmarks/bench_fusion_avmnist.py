@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor

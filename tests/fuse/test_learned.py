@@ -17,7 +17,7 @@ import torch
 import _synth as S
 from streamfuse.encode.base import Features, FeatureSeries
 from streamfuse.errors import ConfigError, ModelLoadError, UserInputError
-from streamfuse.fuse.learned.config import ModelConfig, TrainConfig
+from streamfuse.fuse.learned.config import TrainConfig
 from streamfuse.fuse.learned.inputs import Tokens, collate, from_features
 from streamfuse.fuse.learned.io import load_model, save_model
 from streamfuse.fuse.learned.metrics import scores

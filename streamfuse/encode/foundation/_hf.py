@@ -13,8 +13,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from ...errors import ModelLoadError
-from ...spec import ModelInfo
+from ...errors import ConfigError, ModelLoadError
+from ...spec import ModelInfo, Resources, StageSpec, pick_device
 from ..text.models import ModelLocation, _folder, _hub_cache, _looks_like_path, go_offline
 
 
@@ -37,6 +37,22 @@ def info(role: str, name: str | None) -> list[ModelInfo]:
         return [ModelInfo(role, "not configured", "-", True, kind="none",
                           how=f"set models.{role} to a Hugging Face model id or a folder")]
     return [locate(role, name).info()]
+
+
+def role_spec(role: str, config: type, modality: str, doc: str, *, gpus: float = 0.25, **more: Any) -> StageSpec:
+    """The spec of a model role's stage: its ``streamfuse models`` row from ``models.<role>``, a CPU,
+    a share of a GPU (so Ray places it on a GPU node) and both devices."""
+    return StageSpec(key=role, config=config, modality=modality, models=lambda section: info(role, section.model),
+                     resources=Resources(cpus=1.0, gpus=gpus, devices=("cpu", "cuda")), doc=doc, **more)
+
+
+def role_device(stage: Any, config: Any, missing: str | None = None) -> str:
+    """The device a role's stage runs on; a stage built with no model set is a config error."""
+    if not config.model:
+        role = stage.spec.key
+        raise ConfigError(missing or f"encoders.{role}: no model; set models.{role} to a Hugging Face model id or "
+                                     "a folder")
+    return pick_device(config, stage.spec, cuda_available)
 
 
 def set_threads(threads: int) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 from ...align.window import Window
 from ...config.base import bounded
 from ...errors import ConfigError
-from ...spec import Resources, StageSection, StageSpec, pick_device
+from ...spec import StageSection
 from ..base import BaseEncoder, Features
 from . import _hf
 from ._audio import window_audio
@@ -78,19 +78,11 @@ def load_classifier(config: AudioTagsConfig, device: str) -> AudioClassifier:
 class AudioTagsEncoder(BaseEncoder):
     """The top sound labels of each window's audio (see the module doc)."""
 
-    spec = StageSpec(
-        key="audio_tags", config=AudioTagsConfig, modality="audio",
-        models=lambda section: _hf.info("audio_tags", section.model),
-        resources=Resources(cpus=1.0, gpus=0.25, devices=("cpu", "cuda")),
-        doc="audio classification (models.audio_tags)",
-    )
+    spec = _hf.role_spec("audio_tags", AudioTagsConfig, "audio", "audio classification (models.audio_tags)")
 
     def __init__(self, config: AudioTagsConfig | None = None) -> None:
         self.config = c = config or AudioTagsConfig()
-        if not c.model:
-            raise ConfigError("encoders.audio_tags: no model; set models.audio_tags to a Hugging Face model id or "
-                              "a folder")
-        self.device = pick_device(c, self.spec, _hf.cuda_available)
+        self.device = _hf.role_device(self, c)
         self.model = load_classifier(c, self.device)
 
     def __call__(self, window: Window) -> Features:

@@ -23,7 +23,7 @@ import numpy as np
 from ...align.window import Window
 from ...config.base import bounded
 from ...errors import ConfigError
-from ...spec import Resources, StageSection, StageSpec, pick_device
+from ...spec import StageSection
 from ..base import BaseEncoder, Features
 from . import _hf
 from ._audio import window_audio
@@ -98,19 +98,11 @@ def load_audio_text(config: AudioTextConfig, device: str) -> AudioTextModel:
 class AudioTextEncoder(BaseEncoder):
     """CLAP audio embeddings of each window, and zero-shot sound labels (see the module doc)."""
 
-    spec = StageSpec(
-        key="audio_text", config=AudioTextConfig, modality="audio",
-        models=lambda section: _hf.info("audio_text", section.model),
-        resources=Resources(cpus=1.0, gpus=0.25, devices=("cpu", "cuda")),
-        doc="audio-text matching (models.audio_text)",
-    )
+    spec = _hf.role_spec("audio_text", AudioTextConfig, "audio", "audio-text matching (models.audio_text)")
 
     def __init__(self, config: AudioTextConfig | None = None) -> None:
         self.config = c = config or AudioTextConfig()
-        if not c.model:
-            raise ConfigError("encoders.audio_text: no model; set models.audio_text to a Hugging Face model id or "
-                              "a folder")
-        self.device = pick_device(c, self.spec, _hf.cuda_available)
+        self.device = _hf.role_device(self, c)
         self.model = load_audio_text(c, self.device)
         self._label_vectors = self.model.texts([c.prompt.format(x) for x in c.labels]) if c.labels else None
 

@@ -29,7 +29,7 @@ import numpy as np
 from ...align.window import Window
 from ...config.base import bounded
 from ...errors import ConfigError
-from ...spec import Resources, StageSection, StageSpec, pick_device
+from ...spec import StageSection
 from ...timebase import to_float
 from ..base import BaseEncoder, Features
 from ..streams import StreamTracker
@@ -109,18 +109,11 @@ def _thumb(image: np.ndarray) -> np.ndarray:
 class CaptionEncoder(BaseEncoder):
     """A caption of each window's key frame when one is due (see the module doc)."""
 
-    spec = StageSpec(
-        key="caption", config=CaptionConfig, modality="video",
-        models=lambda section: _hf.info("caption", section.model),
-        resources=Resources(cpus=1.0, gpus=0.25, devices=("cpu", "cuda")),
-        doc="key-frame captions (models.caption)",
-    )
+    spec = _hf.role_spec("caption", CaptionConfig, "video", "key-frame captions (models.caption)")
 
     def __init__(self, config: CaptionConfig | None = None) -> None:
         self.config = c = config or CaptionConfig()
-        if not c.model:
-            raise ConfigError("encoders.caption: no model; set models.caption to a Hugging Face model id or a folder")
-        self.device = pick_device(c, self.spec, _hf.cuda_available)
+        self.device = _hf.role_device(self, c)
         self.model = load_captioner(c, self.device)
         self._streams = StreamTracker()
         self.captioned = 0

@@ -18,7 +18,7 @@ import numpy as np
 
 from ...config.base import bounded
 from ...errors import ConfigError
-from ...spec import Resources, StageSection, StageSpec, pick_device
+from ...spec import StageSection
 from ..base import BaseEncoder
 from . import _hf
 
@@ -58,19 +58,13 @@ class _Pipeline:
 class Generator(BaseEncoder):
     """``generate(text) -> HxWx3 uint8`` with the configured pipeline (see the module doc)."""
 
-    spec = StageSpec(
-        key="generate", config=GenerateConfig, modality="video", per_window=False,
-        models=lambda section: _hf.info("generate", section.model),
-        resources=Resources(cpus=1.0, gpus=1.0, devices=("cpu", "cuda")),
-        doc="text-to-image (models.generate; streamfuse generate)",
-    )
+    spec = _hf.role_spec("generate", GenerateConfig, "video", "text-to-image (models.generate; streamfuse generate)",
+                         gpus=1.0, per_window=False)
 
     def __init__(self, config: GenerateConfig | None = None) -> None:
         self.config = c = config or GenerateConfig()
-        if not c.model:
-            raise ConfigError("no text-to-image model: set models.generate (or --model) to a diffusers pipeline "
-                              "folder or a Hugging Face id in the local cache")
-        self.device = pick_device(c, self.spec, _hf.cuda_available)
+        self.device = _hf.role_device(self, c, "no text-to-image model: set models.generate (or --model) to a "
+                                               "diffusers pipeline folder or a Hugging Face id in the local cache")
         _hf.set_threads(c.threads)
         self._pipe = _hf.load("generate", c.model, self.device, lambda path: _Pipeline(path, self.device))
 

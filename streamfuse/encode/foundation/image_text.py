@@ -36,7 +36,7 @@ import numpy as np
 from ...align.window import Window
 from ...config.base import bounded
 from ...errors import ConfigError
-from ...spec import NUMBER, SECONDS, TEXT, EventKind, Resources, StageSection, StageSpec, data, pick_device
+from ...spec import NUMBER, SECONDS, TEXT, EventKind, StageSection, data
 from ...timebase import to_float
 from ..base import BaseEncoder, Features
 from ..streams import StreamTracker
@@ -130,22 +130,15 @@ def _unit_mean(vectors: np.ndarray) -> np.ndarray:
 class ImageTextEncoder(BaseEncoder):
     """Image embeddings of sampled frames, per window, and zero-shot labels (see the module doc)."""
 
-    spec = StageSpec(
-        key="image_text", config=ImageTextConfig, modality="video",
+    spec = _hf.role_spec(
+        "image_text", ImageTextConfig, "video", "image-text matching (models.image_text)",
         kinds=(EventKind("query.match", "instant", ("video", "audio"),
                          data(required=("label",), label=TEXT, score=NUMBER, z=NUMBER, frame=SECONDS, via=TEXT),
-                         doc="a live subscriber's text query matched a window's picture or sound (label: the query)"),),
-        models=lambda section: _hf.info("image_text", section.model),
-        resources=Resources(cpus=1.0, gpus=0.25, devices=("cpu", "cuda")),
-        doc="image-text matching (models.image_text)",
-    )
+                         doc="a live subscriber's text query matched a window's picture or sound (label: the query)"),))
 
     def __init__(self, config: ImageTextConfig | None = None) -> None:
         self.config = c = config or ImageTextConfig()
-        if not c.model:
-            raise ConfigError("encoders.image_text: no model; set models.image_text to a Hugging Face model id or "
-                              "a folder")
-        self.device = pick_device(c, self.spec, _hf.cuda_available)
+        self.device = _hf.role_device(self, c)
         self.model = load_image_text(c, self.device)
         self._label_vectors = self.model.texts([c.prompt.format(x) for x in c.labels]) if c.labels else None
         self._streams = StreamTracker()
