@@ -344,7 +344,9 @@ def classify(case: Case, run: Bounded, peak_limit_mb: float) -> Outcome:
     hidden = []
     out = case.folder / "out"
     if out.exists():
-        hidden = [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != ".sample"]
+        from streamfuse.archive.journal import ARCHIVE_STATE  # the batch journal and index are not results
+        hidden = [p.name for p in out.iterdir()
+                  if p.name.startswith(".") and p.name != ".sample" and p.name not in ARCHIVE_STATE]
     outcome = Outcome(case, "handled", run.returncode, run.seconds, run.peak_mb,
                       warnings=sum(1 for ln in run.stderr.splitlines() if "warning:" in ln))
     if run.timed_out:
