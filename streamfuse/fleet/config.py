@@ -56,17 +56,28 @@ def load_fleet(files: list[str | os.PathLike[str]], sets: list[str] = (),
                environ: Mapping[str, str] | None = None) -> list[Camera]:
     """The cameras of the config files (later files win), each with the shared config, the
     environment and ``--set`` items applied first, then its own overrides."""
+    cameras, data = _read(files, sets, environ)
+    if not isinstance(cameras, Mapping) or not cameras:
+        raise ConfigError("cameras: expected a mapping of camera name to URL, e.g. cameras: {garden: rtsp://...}")
+    build(PipelineConfig, data)  # a bad shared key is reported once, without a camera name
+    return [camera(str(name), spec, data) for name, spec in cameras.items()]
+
+
+def shared_config(files: list[str | os.PathLike[str]], sets: list[str] = (),
+                  environ: Mapping[str, str] | None = None) -> PipelineConfig:
+    """The config every camera starts from (the keys outside ``cameras:``): sinks and serve settings."""
+    return build(PipelineConfig, _read(files, sets, environ)[1])
+
+
+def _read(files, sets, environ) -> tuple[Any, dict[str, Any]]:
     data: dict[str, Any] = {}
     for f in files:
         data = _merge(data, read_yaml(f))
     cameras = data.pop("cameras", None)
-    if not isinstance(cameras, Mapping) or not cameras:
-        raise ConfigError("cameras: expected a mapping of camera name to URL, e.g. cameras: {garden: rtsp://...}")
     data = _merge(data, from_env(environ))
     for item in sets:
         data = _merge(data, parse_set(item))
-    build(PipelineConfig, data)  # a bad shared key is reported once, without a camera name
-    return [camera(str(name), spec, data) for name, spec in cameras.items()]
+    return cameras, data
 
 
 def camera(name: str, spec: Any, shared: dict[str, Any]) -> Camera:
