@@ -6,10 +6,12 @@ optional ``zones`` and per-camera overrides of any pipeline config key::
       garden: rtsp://user:pass@10.0.0.5/stream
       driveway:
         url: rtsp://10.0.0.6/stream
+        snapshots: false                # this camera keeps none (see the top-level snapshots: below)
         encoders.objects.rate: 4        # a dotted key, or nested mappings, override the shared config
         live: {rtsp_transport: udp}
         zones:                          # named polygons, corners as [x, y] fractions 0-1 of the frame
           porch: [[0.0, 0.5], [0.4, 0.5], [0.4, 1.0], [0.0, 1.0]]
+    snapshots: {dir: out/snapshots, max_files: 1000}   # best frame of each object (see .snapshots)
 
 The camera name is the CloudEvents ``source`` of its events (``streamfuse://driveway``), so it is
 a slug: lower-case letters, digits, ``-`` and ``_``. Every problem is one :class:`ConfigError` line.
@@ -29,11 +31,12 @@ from ..config.pipeline import PipelineConfig
 from ..errors import ConfigError, StreamfuseError
 from ..sources.live import live_source
 from ..sources.resolve import Source
+from .snapshots import SnapshotsConfig
 from .zones import Zone, parse_zones
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 #: keys of a camera mapping that are not pipeline config keys
-CAMERA_KEYS = ("url", "zones")
+CAMERA_KEYS = ("url", "zones", "snapshots")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Camera:
     source: Source
     config: PipelineConfig
     zones: tuple[Zone, ...] = ()
+    snapshots: SnapshotsConfig | None = None
     spec: Any = None  # the camera's entry as written (tells a changed camera from an unchanged one)
 
 
@@ -59,14 +63,17 @@ def load_fleet(files: list[str | os.PathLike[str]], sets: list[str] = (),
     cameras, data = _read(files, sets, environ)
     if not isinstance(cameras, Mapping) or not cameras:
         raise ConfigError("cameras: expected a mapping of camera name to URL, e.g. cameras: {garden: rtsp://...}")
+    snapshots = data.pop("snapshots", None)
     build(PipelineConfig, data)  # a bad shared key is reported once, without a camera name
-    return [camera(str(name), spec, data) for name, spec in cameras.items()]
+    return [camera(str(name), spec, data, snapshots) for name, spec in cameras.items()]
 
 
 def shared_config(files: list[str | os.PathLike[str]], sets: list[str] = (),
                   environ: Mapping[str, str] | None = None) -> PipelineConfig:
     """The config every camera starts from (the keys outside ``cameras:``): sinks and serve settings."""
-    return build(PipelineConfig, _read(files, sets, environ)[1])
+    data = _read(files, sets, environ)[1]
+    data.pop("snapshots", None)
+    return build(PipelineConfig, data)
 
 
 def _read(files, sets, environ) -> tuple[Any, dict[str, Any]]:
@@ -80,7 +87,7 @@ def _read(files, sets, environ) -> tuple[Any, dict[str, Any]]:
     return cameras, data
 
 
-def camera(name: str, spec: Any, shared: dict[str, Any]) -> Camera:
+def camera(name: str, spec: Any, shared: dict[str, Any], snapshots: Any = None) -> Camera:
     where = f"cameras.{name}"
     if not _NAME.match(name):
         raise ConfigError(f"{where}: a camera name is lower-case letters, digits, '-' and '_' "
@@ -88,7 +95,8 @@ def camera(name: str, spec: Any, shared: dict[str, Any]) -> Camera:
     if isinstance(spec, str):
         spec = {"url": spec}
     if not isinstance(spec, Mapping) or not isinstance(spec.get("url"), str):
-        raise ConfigError(f"{where}: expected a URL, or a mapping with url: and optional zones: and config keys")
+        raise ConfigError(f"{where}: expected a URL, or a mapping with url: and optional zones:, snapshots: "
+                          "and config keys")
     own: dict[str, Any] = {}
     for key, value in spec.items():
         if key in CAMERA_KEYS:
@@ -106,7 +114,11 @@ def camera(name: str, spec: Any, shared: dict[str, Any]) -> Camera:
         raise type(exc)(f"{where}: {exc}") from None
     source = dataclasses.replace(source, id=name, name=name)
     zones = parse_zones(spec.get("zones") or {}, f"{where}.zones")
-    return Camera(name, source, config, zones, spec=_frozen(spec))
+    if "snapshots" in spec:
+        snaps = SnapshotsConfig.parse(spec["snapshots"], f"{where}.snapshots")
+    else:
+        snaps = SnapshotsConfig.parse(snapshots)
+    return Camera(name, source, config, zones, snaps, spec=_frozen(spec))
 
 
 def _frozen(value: Any) -> Any:

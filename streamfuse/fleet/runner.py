@@ -24,7 +24,9 @@ from ..config.loader import as_dict
 from ..runtime.live import LivePipeline, LiveStats
 from ..serve.metrics import Metrics
 from .config import Camera
+from ..decode.payloads import VideoFrame
 from .shared import ModelPool
+from .snapshots import Snapshots
 from .zones import ZoneTracker
 
 log = logging.getLogger(__name__)
@@ -57,16 +59,24 @@ class CameraPipeline(LivePipeline):
         super().__init__(camera.source, camera.config, sinks, **kw)
         self.camera = camera
         self.zones = ZoneTracker(camera.zones, self._zone_event)
+        self.snapshots = Snapshots(camera.snapshots, camera.name) if camera.snapshots else None
+
+    def _take(self, arrival) -> None:
+        if self.snapshots is not None and isinstance(arrival.item, VideoFrame):
+            self.snapshots.see(float(arrival.item.time), arrival.item.image)
+        super()._take(arrival)
 
     def _zone_event(self, type_: str, at: float, label: str, evidence: dict[str, Any]) -> dict[str, Any]:
         t = Fraction(at).limit_denominator(1_000_000)
         return self._event(type_, t, t, ("video",), label=label, evidence=evidence)
 
     def _emit(self, events: list[dict[str, Any]]) -> None:
-        if not self.camera.zones:
+        if not self.camera.zones and self.snapshots is None:
             return super()._emit(events)
         out: list[dict[str, Any]] = []
         for event in events:
+            if self.snapshots is not None:
+                self.snapshots(event)
             extra = self.zones(event)
             out.append(event)
             out.extend(extra)
