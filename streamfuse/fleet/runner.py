@@ -61,9 +61,13 @@ class CameraPipeline(LivePipeline):
         self.zones = ZoneTracker(camera.zones, self._zone_event)
         self.snapshots = Snapshots(camera.snapshots, camera.name) if camera.snapshots else None
 
+    last_frame_wall: float | None = None  # clock() when the camera's last video frame arrived
+
     def _take(self, arrival) -> None:
-        if self.snapshots is not None and isinstance(arrival.item, VideoFrame):
-            self.snapshots.see(float(arrival.item.time), arrival.item.image)
+        if isinstance(arrival.item, VideoFrame):
+            self.last_frame_wall = arrival.wall
+            if self.snapshots is not None:
+                self.snapshots.see(float(arrival.item.time), arrival.item.image)
         super()._take(arrival)
 
     def _zone_event(self, type_: str, at: float, label: str, evidence: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +116,7 @@ class Fleet:
         self.cameras: dict[str, CameraState] = {}
         self.finished: dict[str, CameraState] = {}  # stopped or failed cameras, by name (the last run)
         self._lock = threading.RLock()
+        self.metrics.registry.register(_CameraCollector(self))
 
     # -- control ------------------------------------------------------------------------------
 
@@ -158,6 +163,8 @@ class Fleet:
                 "frames_in": stats.frames_in, "dropped": dict(stats.dropped),
                 "reconnects": stats.reconnects, "windows": stats.windows,
                 "events": sum(stats.events.values()),
+                "last_frame_age": (round(time.monotonic() - st.pipeline.last_frame_wall, 3)
+                                   if st.pipeline.last_frame_wall is not None else None),
                 "error": str(st.error) if st.error is not None else None,
             }
         return out
@@ -211,6 +218,41 @@ class Fleet:
         if state.stats is None:
             state.stats = state.pipeline.stats
         self.finished[name] = state
+
+
+class _CameraCollector:
+    """Per-camera health in ``/metrics``, read at every scrape (label ``camera``)."""
+
+    _ROWS = (("streamfuse_camera_connected", "gauge", "1 while the camera delivers media", "connected"),
+             ("streamfuse_camera_running", "gauge", "1 while the camera's pipeline runs", "running"),
+             ("streamfuse_camera_frames_in", "counter", "Decoded frames taken in, per camera", "frames_in"),
+             ("streamfuse_camera_reconnects", "counter", "Reconnects, per camera", "reconnects"),
+             ("streamfuse_camera_windows", "counter", "Windows fused, per camera", "windows"),
+             ("streamfuse_camera_last_frame_age_seconds", "gauge", "Seconds since the camera's last frame",
+              "last_frame_age"))
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        health = self.fleet.health()
+        for name, kind, doc, key in self._ROWS:
+            family = (GaugeMetricFamily if kind == "gauge" else CounterMetricFamily)(name, doc, labels=["camera"])
+            for camera, row in health.items():
+                if row[key] is not None:
+                    family.add_metric([camera], float(row[key]))
+            yield family
+        dropped = CounterMetricFamily("streamfuse_camera_frames_dropped", "Frames dropped, per camera and reason",
+                                      labels=["camera", "reason"])
+        for camera, row in health.items():
+            for reason, n in row["dropped"].items():
+                dropped.add_metric([camera, reason], float(n))
+        yield dropped
 
 
 def _key(camera: Camera) -> Any:

@@ -40,6 +40,11 @@ def test_cameras_report_under_their_names_and_one_down_does_not_stop_the_others(
         health = fleet.health()
         assert health["cam-a"]["reconnects"] == 1 and health["cam-b"]["connected"] and not health["dead"]["connected"]
         assert health["cam-b"]["frames_in"] > 0 and health["dead"]["frames_in"] == 0
+        assert health["cam-b"]["last_frame_age"] < 2 and health["dead"]["last_frame_age"] is None
+        scrape = fleet.metrics.render().decode()
+        assert 'streamfuse_camera_connected{camera="cam-b"} 1.0' in scrape
+        assert 'streamfuse_camera_connected{camera="dead"} 0.0' in scrape
+        assert 'streamfuse_camera_reconnects_total{camera="cam-a"} 1.0' in scrape
     finally:
         fleet.stop()
     assert _sources(list_sink) == {"streamfuse://cam-a", "streamfuse://cam-b"}
