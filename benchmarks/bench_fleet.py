@@ -34,7 +34,7 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-def measure(urls: list[str], shared: bool, seconds: float) -> dict:
+def measure(urls: list[str], shared: bool, seconds: float, workers: int = 1) -> dict:
     import torch
 
     torch.set_num_threads(1)
@@ -47,7 +47,7 @@ def measure(urls: list[str], shared: bool, seconds: float) -> dict:
         data = _merge(data, parse_set(s))
     cams = [camera(f"cam{i}", url, data) for i, url in enumerate(urls)]
     rss0 = _rss_mb()
-    fleet = Fleet([], shared=shared)
+    fleet = Fleet([], shared=shared, detector_workers=workers)
     t_load = time.perf_counter()
     fleet.start(cams)
     load_s = time.perf_counter() - t_load
@@ -63,7 +63,7 @@ def measure(urls: list[str], shared: bool, seconds: float) -> dict:
     dropped = sum(sum(s.dropped.values()) for s in stats.values())
     windows = [s.windows for s in stats.values()]
     det = next(iter(pool_stats["detectors"].values()), {})
-    return {"cameras": len(urls), "models": "shared" if shared else "per-camera",
+    return {"cameras": len(urls), "models": (f"shared x{workers}" if workers > 1 else "shared") if shared else "per-camera",
             "windows_per_camera_s": round(sum(windows) / len(windows) / seconds, 2),
             "min_windows_camera_s": round(min(windows) / seconds, 2),
             "dropped": dropped, "frames_in": frames, "latency_p95_s": round(p95, 2) if p95 is not None else None,
@@ -77,11 +77,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cameras", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--seconds", type=float, default=20)
-    ap.add_argument("--modes", nargs="+", default=["shared", "per-camera"])
+    ap.add_argument("--modes", nargs="+", default=["shared", "per-camera"],
+                    help="shared, shared2 (two detector copies, each on a worker thread), per-camera")
     ap.add_argument("--one", nargs=2, metavar=("MODE", "URLS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one[1].split(","), args.one[0] == "shared", args.seconds)))
+        mode = args.one[0]
+        print(json.dumps(measure(args.one[1].split(","), mode.startswith("shared"), args.seconds,
+                                 workers=2 if mode == "shared2" else 1)))
         return
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.path.insert(0, root)

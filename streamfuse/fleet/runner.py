@@ -103,10 +103,11 @@ class Fleet:
     ``on_error(name, error)`` a camera that ended with an error (the others keep running)."""
 
     def __init__(self, sinks: Sequence[Any] = (), *, metrics: Metrics | None = None, shared: bool = True,
+                 detector_workers: int = 1,
                  on_status: Callable[[str, Any], None] | None = None,
                  on_error: Callable[[str, BaseException], None] | None = None,
                  on_window: Callable[[str, Any, Any, Any], None] | None = None) -> None:
-        self.pool = ModelPool(shared=shared)
+        self.pool = ModelPool(shared=shared, detector_workers=detector_workers)
         self.metrics = metrics if metrics is not None else Metrics()
         lock = threading.Lock()
         self.sinks = [LockedSink(s, lock) for s in sinks]

@@ -40,18 +40,24 @@ class BatchStats:
 class BatchingDetector:
     """Calls ``detector(images) -> results`` for several callers at once (see the module doc).
 
-    ``__call__(images)`` has the detector's signature, so an encoder takes it in place of its own."""
+    ``__call__(images)`` has the detector's signature, so an encoder takes it in place of its own.
+    ``more`` are further copies of the detector, each served by a worker thread of its own (calls
+    run side by side on several cores; each copy is used by one thread only)."""
 
     def __init__(self, detector: Callable[[Sequence[Any]], list[Any]], max_images: int = 32,
-                 name: str = "detector") -> None:
+                 name: str = "detector", more: Sequence[Callable[[Sequence[Any]], list[Any]]] = ()) -> None:
         self.detector = detector
+        self.name = name
         self.max_images = max(1, max_images)
         self.stats = BatchStats()
         self._waiting: deque[tuple[list[Any], Future]] = deque()
         self._cond = threading.Condition()
+        self._stats_lock = threading.Lock()
         self._closed = False
-        self._thread = threading.Thread(target=self._work, name=f"fleet-{name}", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._work, args=(d,), name=f"fleet-{name}-{i}", daemon=True)
+                         for i, d in enumerate([detector, *more])]
+        for t in self._threads:
+            t.start()
 
     def __call__(self, images: Sequence[Any]) -> list[Any]:
         images = list(images)
@@ -69,7 +75,8 @@ class BatchingDetector:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._thread.join(10)
+        for t in self._threads:
+            t.join(10)
         while self._waiting:
             self._waiting.popleft()[1].set_exception(RuntimeError("the shared detector is closed"))
 
@@ -87,26 +94,27 @@ class BatchingDetector:
                 n += len(item[0])
             return batch
 
-    def _work(self) -> None:
+    def _work(self, detector: Callable[[Sequence[Any]], list[Any]]) -> None:
         while True:
             batch = self._take()
             if not batch:
                 return
             images = [img for imgs, _ in batch for img in imgs]
             try:
-                results = list(self.detector(images))
+                results = list(detector(images))
                 if len(results) != len(images):
                     raise RuntimeError(f"detector returned {len(results)} results for {len(images)} images")
             except BaseException as exc:  # noqa: BLE001 - each caller re-raises it
                 for _, f in batch:
                     f.set_exception(exc)
                 continue
-            s = self.stats
-            s.calls += 1
-            s.images += len(images)
-            s.requests += len(batch)
-            s.max_requests = max(s.max_requests, len(batch))
-            s.shared_calls += len(batch) > 1
+            with self._stats_lock:
+                s = self.stats
+                s.calls += 1
+                s.images += len(images)
+                s.requests += len(batch)
+                s.max_requests = max(s.max_requests, len(batch))
+                s.shared_calls += len(batch) > 1
             k = 0
             for imgs, f in batch:
                 f.set_result(results[k:k + len(imgs)])
@@ -135,8 +143,9 @@ class ModelPool:
     """The fleet's shared models (see the module doc); ``shared=False`` builds every camera its own
     (the per-process baseline the benchmark compares with)."""
 
-    def __init__(self, shared: bool = True) -> None:
+    def __init__(self, shared: bool = True, detector_workers: int = 1) -> None:
         self.shared = shared
+        self.detector_workers = max(1, detector_workers)
         self.detectors: dict[tuple, BatchingDetector] = {}
         self.yamnets: dict[tuple, LockedModel] = {}
         self._loaded: dict[tuple, Any] = {}
@@ -159,8 +168,9 @@ class ModelPool:
             return make()
         with self._lock:
             if key not in self.detectors:
-                self.detectors[key] = BatchingDetector(make(), max_images=max(8, 4 * c.max_crops),
-                                                       name=f"objects-{len(self.detectors) + 1}")
+                self.detectors[key] = BatchingDetector(
+                    make(), max_images=max(8, 4 * c.max_crops), name=f"objects-{len(self.detectors) + 1}",
+                    more=[make() for _ in range(self.detector_workers - 1)])
             return self.detectors[key]
 
     def yamnet(self) -> Any:
@@ -211,8 +221,7 @@ class ModelPool:
         return out
 
     def stats(self) -> dict[str, Any]:
-        return {"detectors": {name: vars(d.stats) for name, d in
-                              ((d._thread.name.removeprefix("fleet-"), d) for d in self.detectors.values())},
+        return {"detectors": {d.name: vars(d.stats) for d in self.detectors.values()},
                 "sounds_lock_wait_seconds": round(sum(m.wait_seconds for m in self.yamnets.values()), 3)}
 
     def close(self) -> None:

@@ -62,3 +62,28 @@ def test_two_cameras_share_one_detector_and_one_sound_model_but_not_their_tracke
         "asr", "text", "faces", "vad", "loudness", "motion", "sounds"))]).encoders
     encs = [{e.name: e for e in alone.encoders(objects_only)} for _ in range(2)]
     assert encs[0]["objects"].detector is not encs[1]["objects"].detector
+
+
+def test_with_two_copies_two_calls_run_side_by_side_each_copy_on_one_thread():
+    barrier = threading.Barrier(2, timeout=5)
+    seen: list[tuple[int, str]] = []
+
+    def copy(k: int):
+        def detect(images):
+            seen.append((k, threading.current_thread().name))
+            barrier.wait()  # both copies must be inside the network at once, or this times out
+            return list(images)
+        return detect
+
+    shared = BatchingDetector(copy(0), max_images=1, more=[copy(1)])
+    out: dict[str, list] = {}
+    try:
+        threads = [threading.Thread(target=lambda n=n: out.update({n: shared([n])})) for n in "ab"]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+    finally:
+        shared.close()
+    assert out == {"a": ["a"], "b": ["b"]}
+    assert sorted(k for k, _ in seen) == [0, 1] and len({name for _, name in seen}) == 2
