@@ -11,6 +11,8 @@ optional ``zones`` and per-camera overrides of any pipeline config key::
         live: {rtsp_transport: udp}
         zones:                          # named polygons, corners as [x, y] fractions 0-1 of the frame
           porch: [[0.0, 0.5], [0.4, 0.5], [0.4, 1.0], [0.0, 1.0]]
+        masks:                          # hidden from every encoder (see .masks)
+          - [[0.8, 0.0], [1.0, 0.0], [1.0, 0.2], [0.8, 0.2]]
     snapshots: {dir: out/snapshots, max_files: 1000}   # best frame of each object (see .snapshots)
 
 The camera name is the CloudEvents ``source`` of its events (``streamfuse://driveway``), so it is
@@ -31,12 +33,13 @@ from ..config.pipeline import PipelineConfig
 from ..errors import ConfigError, StreamfuseError
 from ..sources.live import live_source
 from ..sources.resolve import Source
+from .masks import parse_masks
 from .snapshots import SnapshotsConfig
 from .zones import Zone, parse_zones
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 #: keys of a camera mapping that are not pipeline config keys
-CAMERA_KEYS = ("url", "zones", "snapshots")
+CAMERA_KEYS = ("url", "zones", "masks", "snapshots")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Camera:
     config: PipelineConfig
     zones: tuple[Zone, ...] = ()
     snapshots: SnapshotsConfig | None = None
+    masks: tuple[Zone, ...] = ()
     spec: Any = None  # the camera's entry as written (tells a changed camera from an unchanged one)
 
 
@@ -95,7 +99,7 @@ def camera(name: str, spec: Any, shared: dict[str, Any], snapshots: Any = None) 
     if isinstance(spec, str):
         spec = {"url": spec}
     if not isinstance(spec, Mapping) or not isinstance(spec.get("url"), str):
-        raise ConfigError(f"{where}: expected a URL, or a mapping with url: and optional zones:, snapshots: "
+        raise ConfigError(f"{where}: expected a URL, or a mapping with url: and optional zones:, masks:, snapshots: "
                           "and config keys")
     own: dict[str, Any] = {}
     for key, value in spec.items():
@@ -118,7 +122,8 @@ def camera(name: str, spec: Any, shared: dict[str, Any], snapshots: Any = None) 
         snaps = SnapshotsConfig.parse(spec["snapshots"], f"{where}.snapshots")
     else:
         snaps = SnapshotsConfig.parse(snapshots)
-    return Camera(name, source, config, zones, snaps, spec=_frozen(spec))
+    masks = parse_masks(spec["masks"], f"{where}.masks") if spec.get("masks") else ()
+    return Camera(name, source, config, zones, snaps, masks, spec=_frozen(spec))
 
 
 def _frozen(value: Any) -> Any:

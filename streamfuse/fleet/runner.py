@@ -13,6 +13,7 @@ sharing one :class:`~.shared.ModelPool`, one set of sinks and one metrics regist
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -24,8 +25,9 @@ from ..config.loader import as_dict
 from ..runtime.live import LivePipeline, LiveStats
 from ..serve.metrics import Metrics
 from .config import Camera
-from ..decode.payloads import VideoFrame
+from ..decode.payloads import Thumbnail, VideoFrame
 from .shared import ModelPool
+from .masks import Masker
 from .snapshots import Snapshots
 from .zones import ZoneTracker
 
@@ -60,10 +62,14 @@ class CameraPipeline(LivePipeline):
         self.camera = camera
         self.zones = ZoneTracker(camera.zones, self._zone_event)
         self.snapshots = Snapshots(camera.snapshots, camera.name) if camera.snapshots else None
+        self.masker = Masker(camera.masks) if camera.masks else None
 
     last_frame_wall: float | None = None  # clock() when the camera's last video frame arrived
 
     def _take(self, arrival) -> None:
+        if self.masker is not None and isinstance(arrival.item, (VideoFrame, Thumbnail)):
+            arrival = dataclasses.replace(arrival, item=dataclasses.replace(
+                arrival.item, image=self.masker(arrival.item.image)))
         if isinstance(arrival.item, VideoFrame):
             self.last_frame_wall = arrival.wall
             if self.snapshots is not None:
