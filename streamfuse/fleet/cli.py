@@ -68,6 +68,8 @@ def run_fleet_cli(args) -> int:
             _say(f"serving events on {server.url}/events (SSE) and {server.url.replace('http', 'ws', 1)}/ws; "
                  f"metrics on {server.url}/metrics")
         fleet = Fleet(sinks, metrics=metrics, on_status=on_status, on_error=on_error)
+        if address is not None:
+            sinks[0].health_extra = lambda: {"cameras": fleet.health() if fleet is not None else {}}
 
         def start(cams) -> None:
             for c in cams:

@@ -4,8 +4,10 @@ edit of the file adds a camera while the process runs; SIGINT stops them all wit
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
+import urllib.request
 
 from live.test_watch_cli import _Watch
 
@@ -26,9 +28,14 @@ def test_watch_a_fleet_and_add_a_camera_by_editing_the_file(feed, tmp_path):
     config = tmp_path / "cameras.yaml"
     config.write_text(_yaml({"front": a.url}))
     out = tmp_path / "events.jsonl"
-    watch = _Watch("-c", str(config), "--sink", str(out), *(x for s in MOTION_ONLY for x in ("--set", s)))
+    watch = _Watch("-c", str(config), "--sink", str(out), "--serve", "127.0.0.1:0",
+                   *(x for s in MOTION_ONLY for x in ("--set", s)))
     try:
         assert watch.wait_for_line("connected to front", 40), watch.lines
+        base = next(m.group(1) for ln in watch.lines if (m := re.search(r"(http://127\.0\.0\.1:\d+)/events", ln)))
+        with urllib.request.urlopen(f"{base}/health", timeout=10) as r:
+            health = json.loads(r.read())
+        assert health["cameras"]["front"]["connected"] and health["cameras"]["front"]["frames_in"] > 0
         config.write_text(_yaml({"front": a.url, "back": b.url}))
         assert watch.wait_for_line("reloaded: added back", 15), watch.lines
         assert watch.wait_for_line("connected to back", 20), watch.lines
