@@ -16,7 +16,7 @@ import threading
 import time
 
 from ..errors import StreamfuseError
-from .config import load_fleet, shared_config
+from .config import fleet_settings, load_fleet, shared_config
 
 
 def _mtimes(files: list[str]) -> tuple:
@@ -37,6 +37,7 @@ def run_fleet_cli(args) -> int:
     from .runner import Fleet
 
     cameras = load_fleet(args.config, args.sets)
+    settings = fleet_settings(args.config, args.sets)
     shared = shared_config(args.config, args.sets)  # sinks and serve settings (shared by the fleet)
     address = parse_host_port(args.serve) if args.serve else None
     metrics = Metrics()
@@ -67,7 +68,7 @@ def run_fleet_cli(args) -> int:
             sinks.insert(0, server)
             _say(f"serving events on {server.url}/events (SSE) and {server.url.replace('http', 'ws', 1)}/ws; "
                  f"metrics on {server.url}/metrics")
-        fleet = Fleet(sinks, metrics=metrics, on_status=on_status, on_error=on_error)
+        fleet = Fleet(sinks, metrics=metrics, on_status=on_status, on_error=on_error, **settings)
         if address is not None:
             sinks[0].health_extra = lambda: {"cameras": fleet.health() if fleet is not None else {}}
 

@@ -14,6 +14,7 @@ optional ``zones`` and per-camera overrides of any pipeline config key::
         masks:                          # hidden from every encoder (see .masks)
           - [[0.8, 0.0], [1.0, 0.0], [1.0, 0.2], [0.8, 0.2]]
     snapshots: {dir: out/snapshots, max_files: 1000}   # best frame of each object (see .snapshots)
+    fleet: {detector_workers: 2}        # copies of the shared detector, each on its own thread
 
 The camera name is the CloudEvents ``source`` of its events (``streamfuse://driveway``), so it is
 a slug: lower-case letters, digits, ``-`` and ``_``. Every problem is one :class:`ConfigError` line.
@@ -68,6 +69,7 @@ def load_fleet(files: list[str | os.PathLike[str]], sets: list[str] = (),
     if not isinstance(cameras, Mapping) or not cameras:
         raise ConfigError("cameras: expected a mapping of camera name to URL, e.g. cameras: {garden: rtsp://...}")
     snapshots = data.pop("snapshots", None)
+    data.pop("fleet", None)
     build(PipelineConfig, data)  # a bad shared key is reported once, without a camera name
     return [camera(str(name), spec, data, snapshots) for name, spec in cameras.items()]
 
@@ -77,7 +79,21 @@ def shared_config(files: list[str | os.PathLike[str]], sets: list[str] = (),
     """The config every camera starts from (the keys outside ``cameras:``): sinks and serve settings."""
     data = _read(files, sets, environ)[1]
     data.pop("snapshots", None)
+    data.pop("fleet", None)
     return build(PipelineConfig, data)
+
+
+def fleet_settings(files: list[str | os.PathLike[str]], sets: list[str] = (),
+                   environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The ``fleet:`` section: ``detector_workers`` (copies of each shared detector, each on a
+    worker thread of its own; default 1)."""
+    spec = _read(files, sets, environ)[1].get("fleet") or {}
+    if not isinstance(spec, Mapping) or set(spec) - {"detector_workers"}:
+        raise ConfigError("fleet: expected a mapping with detector_workers: N")
+    workers = spec.get("detector_workers", 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 16:
+        raise ConfigError(f"fleet.detector_workers: {workers!r} must be a whole number from 1 to 16")
+    return {"detector_workers": workers}
 
 
 def _read(files, sets, environ) -> tuple[Any, dict[str, Any]]:

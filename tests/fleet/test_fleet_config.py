@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streamfuse.errors import ConfigError, UnsupportedSourceError
-from streamfuse.fleet.config import has_cameras, load_fleet
+from streamfuse.fleet.config import fleet_settings, has_cameras, load_fleet
 
 
 def _write(tmp_path, text: str) -> str:
@@ -49,3 +49,11 @@ def test_mistakes_are_one_line_naming_the_camera(tmp_path, text, error, needle):
     with pytest.raises(error) as info:
         load_fleet([_write(tmp_path, text)])
     assert needle in str(info.value) and "\n" not in str(info.value)
+
+
+def test_fleet_settings_and_their_mistakes(tmp_path):
+    path = _write(tmp_path, "fleet: {detector_workers: 2}\ncameras: {a: 'tcp://127.0.0.1:1'}\n")
+    assert fleet_settings([path]) == {"detector_workers": 2} and load_fleet([path])[0].name == "a"
+    assert fleet_settings([path], ["fleet.detector_workers=3"]) == {"detector_workers": 3}
+    with pytest.raises(ConfigError, match="fleet.detector_workers"):
+        fleet_settings([path], ["fleet.detector_workers=0"])
