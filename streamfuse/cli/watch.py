@@ -22,9 +22,9 @@ from .common import EXIT_OK, _add_config_args, _Parser
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="streamfuse watch", description="Analyse a live feed until stopped (Ctrl-C).")
-    p.add_argument("url", metavar="URL",
+    p.add_argument("url", metavar="URL", nargs="?", default=None,
                    help="rtsp://, rtmp://, srt://, udp://, tcp://, http(s):// (HLS .m3u8), or a capture "
-                        "device /dev/videoN")
+                        "device /dev/videoN; omit it to watch the cameras: of a -c config file")
     p.add_argument("--serve", metavar="HOST:PORT", default=None,
                    help="serve events over HTTP: /events (SSE), /ws, /health, /metrics")
     p.add_argument("--sink", action="append", default=[], metavar="URI",
@@ -94,6 +94,15 @@ def run_watch_cli(argv: list[str]) -> int:
     from ..sources.live import live_source
 
     args = build_parser().parse_args(argv)
+    from ..fleet.config import has_cameras
+    fleet = has_cameras(args.config)
+    if args.url is None and not fleet:
+        raise ConfigError("give a feed URL, or a config file with a cameras: section (-c cameras.yaml)")
+    if fleet:
+        if args.url is not None:
+            raise ConfigError(f"{args.url}: give either a URL or a config file with cameras:, not both")
+        from ..fleet.cli import run_fleet_cli
+        return run_fleet_cli(args)
     config = load_config(args.config, args.sets)
     source = live_source(args.url)
     address = parse_host_port(args.serve) if args.serve else None

@@ -38,4 +38,12 @@ FRAMES_DROPPED = EventKind(
 QUERY_MATCH = EventKind("query.match", "instant", ("video", "audio", "text"), data={"required": ["text"]},
                         doc="a moment that matches a text query")
 
-SYSTEM_KINDS = (DAMAGED, SOURCE_CONNECTED, SOURCE_LOST, FRAMES_DROPPED, QUERY_MATCH)
+_ZONE = {"required": ["label"], "properties": {"evidence": {"type": "object", "required": ["zone", "object"],
+                                                         "properties": {"zone": {"type": "string"},
+                                                                        "object": {"type": "string"}}}}}
+ZONE_ENTER = EventKind("zone.enter", "instant", ("video",), data=_ZONE,
+                       doc="a tracked object or person entered a camera's zone (label = the zone)")
+ZONE_LEAVE = EventKind("zone.leave", "instant", ("video",), data=_ZONE,
+                       doc="a tracked object or person left a camera's zone (label = the zone)")
+
+SYSTEM_KINDS = (DAMAGED, SOURCE_CONNECTED, SOURCE_LOST, FRAMES_DROPPED, QUERY_MATCH, ZONE_ENTER, ZONE_LEAVE)

@@ -451,6 +451,9 @@ class EventServer:
         return await asyncio.get_running_loop().run_in_executor(
             self._pool, query_matches, self._matcher, flt.query, flt.threshold, event)
 
+    #: more ``/health`` keys, read at each request (``watch -c cameras.yaml`` adds ``cameras``)
+    health_extra: Callable[[], dict[str, Any]] | None = None
+
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({
             "status": "closing" if self._closed else "ok",
@@ -458,6 +461,7 @@ class EventServer:
             "subscribers": len(self._subs), "max_subscribers": self.max_subscribers,
             "events": self._emitted, "last_event_id": self._last_id,
             "log": self._log.stats(), "auth": self._token is not None,
+            **(self.health_extra() if self.health_extra is not None else {}),
         })
 
     async def _metrics(self, request: web.Request) -> web.Response:

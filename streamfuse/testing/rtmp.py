@@ -1,0 +1,132 @@
+"""A real RTMP server for tests (nginx with ``libnginx-mod-rtmp``) and a paced publisher.
+
+:class:`NginxRtmp` starts ``nginx`` in the foreground on a loopback port with a ``live``
+application, in a temporary prefix folder; ``stop()`` / ``start()`` again simulate a server
+restart. :class:`RtmpPublisher` sends a moving red box on dark grey (H.264, 320x240, 25 fps) to
+``rtmp://127.0.0.1:PORT/live/NAME`` paced to the wall clock, the way an encoder does, and
+publishes again (timestamps running on) when the server drops it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
+
+
+def available() -> bool:
+    return shutil.which("nginx") is not None and MODULE.is_file()
+
+
+class NginxRtmp:
+    def __init__(self, port: int = 0) -> None:
+        self.port = port or _free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="streamfuse-rtmp-"))
+        (self.folder / "logs").mkdir()
+        self.conf = self.folder / "nginx.conf"
+        self.conf.write_text(
+            f"daemon off;\nmaster_process off;\nworker_processes 1;\nload_module {MODULE};\n"
+            f"error_log {self.folder}/logs/error.log;\npid {self.folder}/nginx.pid;\n"
+            "events { worker_connections 64; }\n"
+            f"rtmp {{ server {{ listen 127.0.0.1:{self.port}; application live {{ live on; record off; }} }} }}\n")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "NginxRtmp":
+        self.proc = subprocess.Popen(["nginx", "-p", str(self.folder), "-c", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"nginx did not listen on {self.port}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+            self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class RtmpPublisher:
+    def __init__(self, url: str, fps: int = 25, size: tuple[int, int] = (320, 240)) -> None:
+        self.url, self.fps, self.size = url, fps, size
+        self.frames_sent = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rtmp-publisher", daemon=True)
+
+    def start(self) -> "RtmpPublisher":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+    def _frame(self, k: int) -> np.ndarray:
+        w, h = self.size
+        img = np.full((h, w, 3), 40, np.uint8)
+        side = h // 4
+        x = (k * 6) % (w + side) - side
+        img[(h - side) // 2:(h + side) // 2, max(0, x):max(0, x + side)] = (220, 40, 40)
+        return img
+
+    def _run(self) -> None:
+        k = 0
+        t0 = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                out = av.open(self.url, "w", format="flv", timeout=2)
+            except av.error.FFmpegError:
+                self._stop.wait(0.2)
+                continue
+            try:
+                vs = out.add_stream("libx264", rate=self.fps)
+                vs.width, vs.height, vs.pix_fmt = self.size[0], self.size[1], "yuv420p"
+                vs.codec_context.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(self.fps)}
+                vs.codec_context.time_base = Fraction(1, self.fps)
+                while not self._stop.is_set():
+                    delay = t0 + k / self.fps - time.monotonic()
+                    if delay > 0 and self._stop.wait(delay):
+                        break
+                    frame = av.VideoFrame.from_ndarray(self._frame(k), format="rgb24")
+                    frame.pts, frame.time_base = k, Fraction(1, self.fps)
+                    out.mux(vs.encode(frame))
+                    k += 1
+                    self.frames_sent += 1
+            except (av.error.FFmpegError, OSError):
+                pass  # the server went away: publish again
+            finally:
+                try:
+                    out.close()
+                except Exception:  # noqa: BLE001 - a broken connection cannot be closed cleanly
+                    pass
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+__all__ = ["NginxRtmp", "RtmpPublisher", "available"]

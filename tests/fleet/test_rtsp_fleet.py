@@ -1,0 +1,93 @@
+"""Two cameras from one real RTSP server (Debian's gst-rtsp-server), one over TCP and one over UDP,
+with a user and password: events flow under each camera's name, the server is stopped and started
+again mid-stream, both reconnect with media time running on, and the password is nowhere.
+
+Needs the system packages ``gir1.2-gst-rtsp-server-1.0 python3-gst-1.0 gstreamer1.0-plugins-good``
+(skipped without them)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from streamfuse.fleet.config import camera
+from streamfuse.fleet.runner import Fleet
+
+from .conftest import shared_data
+
+SERVER = Path(__file__).resolve().parents[2] / "streamfuse" / "testing" / "rtsp_server.py"
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def _have_server() -> bool:
+    try:
+        return subprocess.run([SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0'); "
+                               "from gi.repository import GstRtspServer"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _have_server(), reason="needs gst-rtsp-server (apt: gir1.2-gst-rtsp-server-1.0 "
+                                "python3-gst-1.0 gstreamer1.0-plugins-good)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([SYSTEM_PYTHON, str(SERVER), str(port), "admin", "hunter2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_two_rtsp_cameras_tcp_and_udp_with_a_password_survive_a_server_restart(list_sink):
+    port = _free_port()
+    server = _serve(port)
+    url = f"rtsp://admin:hunter2@127.0.0.1:{port}"
+    data = shared_data("live.stall_timeout=1.5")
+    statuses: list = []
+    fleet = Fleet([list_sink], on_status=lambda name, s: statuses.append((name, s)))
+
+    def of(name: str, kind: str) -> list:
+        return [e for e in list_sink.events if e["source"] == f"streamfuse://{name}" and e["type"] == f"streamfuse.{kind}"]
+
+    try:
+        fleet.start([camera("tcp-cam", f"{url}/cam1", data),
+                     camera("udp-cam", {"url": f"{url}/cam2", "live": {"rtsp_transport": "udp"}}, data)])
+        assert list_sink.wait_for(lambda _: of("tcp-cam", "motion") and of("udp-cam", "motion"), 30), statuses
+        _stop(server)
+        assert list_sink.wait_for(lambda _: of("tcp-cam", "source.lost") and of("udp-cam", "source.lost"), 15)
+        lost_at = {n: of(n, "source.lost")[0]["data"]["start"] for n in ("tcp-cam", "udp-cam")}
+        server = _serve(port)
+        assert list_sink.wait_for(lambda _: len(of("tcp-cam", "source.connected")) >= 2
+                                  and len(of("udp-cam", "source.connected")) >= 2, 30), statuses
+        n_motion = {n: len(of(n, "motion")) for n in ("tcp-cam", "udp-cam")}
+        assert list_sink.wait_for(lambda _: all(len(of(n, "motion")) > n_motion[n] for n in n_motion), 20)
+        scrape = fleet.metrics.render().decode()
+    finally:
+        fleet.stop()
+        _stop(server)
+    for name in ("tcp-cam", "udp-cam"):
+        again = of(name, "source.connected")[1]
+        assert again["data"]["start"] >= lost_at[name]  # media time runs on across the reconnect
+        assert max(e["data"]["end"] for e in of(name, "motion")) > lost_at[name]
+    text = json.dumps(list_sink.events) + repr(statuses) + scrape
+    assert "hunter2" not in text

@@ -1,0 +1,72 @@
+"""Snapshots: the best frame of a real person's track, as a JPEG that decodes and shows them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from streamfuse.config.loader import load_config
+from streamfuse.errors import ConfigError
+from streamfuse.fleet.snapshots import Snapshots, SnapshotsConfig
+
+MEDIA = Path(__file__).resolve().parents[2] / ".." / "shared" / "media"
+
+
+def test_bad_snapshot_settings_are_one_line():
+    for spec, needle in [({"dir": "x", "max_files": 0}, "max_files"), ({"folder": "x"}, "expected a folder"),
+                         ({"dir": "x", "colour": 1}, "unknown key 'colour'")]:
+        with pytest.raises(ConfigError, match=needle):
+            SnapshotsConfig.parse(spec)
+
+
+def test_retention_keeps_the_newest_files(tmp_path):
+    snaps = Snapshots(SnapshotsConfig(str(tmp_path), max_files=2), "cam")
+    for i in range(3):
+        snaps.see(float(i), np.full((8, 8, 3), 40 * i, np.uint8))
+        snaps({"type": "streamfuse.object", "data": {"phase": "end", "event_id": f"cam-object-{i}",
+                                                     "evidence": {"best_time": float(i), "best_box": [0, 0, 1, 1]}}})
+    assert sorted(p.name for p in (tmp_path / "cam").iterdir()) == ["cam-object-1.jpg", "cam-object-2.jpg"]
+
+
+@pytest.mark.skipif(not (MEDIA / "asl" / "again.mkv").is_file(), reason="needs ../shared/media")
+def test_the_snapshot_of_a_real_person_decodes_and_shows_them_in_the_box(tmp_path):
+    from streamfuse.runtime.source_stage import SourceStage
+    from streamfuse.runtime.stages import EncodeStage, FuseStage
+    from streamfuse.sources.resolve import resolve_inputs
+
+    config = load_config(sets=[*(f"encoders.{k}.enabled=false" for k in
+                                 ("asr", "text", "faces", "vad", "sounds", "loudness", "motion"))])
+    source = resolve_inputs([str(MEDIA / "asl" / "again.mkv")])[0]
+    snaps = Snapshots(SnapshotsConfig(str(tmp_path)), "cam")
+    encode, fuse = EncodeStage(config.encoders), FuseStage(config, source)
+    people, frames = [], {}
+    try:
+        for window in SourceStage(source, config):
+            for f in window.frames:
+                snaps.see(float(f.time), f.image)
+                frames[round(float(f.time), 3)] = f.image
+            for e in fuse(window, encode(window)).events:
+                snaps(e)
+                if e["type"] == "streamfuse.person":
+                    people.append(e)
+    finally:
+        encode.close()
+    assert people and all("snapshot" in p["data"]["evidence"] for p in people)
+    snap = people[-1]["data"]["evidence"]["snapshot"]
+    path = Path(snap["path"])
+    assert path.parent == tmp_path / "cam" and path.suffix == ".jpg"
+    assert not list(path.parent.glob(".snap-*"))  # written atomically: no temporary left
+    image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    original = frames[round(snap["time"], 3)]
+    assert image.shape == original.shape
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = snap["box"]
+    box = (slice(int(y0 * h), int(y1 * h)), slice(int(x0 * w), int(x1 * w)))
+    # the box region of the JPEG is the person of the best frame (JPEG error only), not another frame's
+    assert np.abs(image[box].astype(int) - original[box].astype(int)).mean() < 6
+    other = frames[max(frames)] if round(snap["time"], 3) != max(frames) else frames[min(frames)]
+    assert np.abs(image[box].astype(int) - other[box].astype(int)).mean() > \
+        np.abs(image[box].astype(int) - original[box].astype(int)).mean()
