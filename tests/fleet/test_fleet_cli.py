@@ -33,9 +33,14 @@ def test_watch_a_fleet_and_add_a_camera_by_editing_the_file(feed, tmp_path):
     try:
         assert watch.wait_for_line("connected to front", 40), watch.lines
         base = next(m.group(1) for ln in watch.lines if (m := re.search(r"(http://127\.0\.0\.1:\d+)/events", ln)))
-        with urllib.request.urlopen(f"{base}/health", timeout=10) as r:
-            health = json.loads(r.read())
-        assert health["cameras"]["front"]["connected"] and health["cameras"]["front"]["frames_in"] > 0
+        deadline = time.monotonic() + 15  # "connected" comes before the first frame is counted
+        while True:
+            with urllib.request.urlopen(f"{base}/health", timeout=10) as r:
+                front = json.loads(r.read())["cameras"]["front"]
+            if front["frames_in"] > 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert front["connected"] and front["frames_in"] > 0
         config.write_text(_yaml({"front": a.url, "back": b.url}))
         assert watch.wait_for_line("reloaded: added back", 15), watch.lines
         assert watch.wait_for_line("connected to back", 20), watch.lines
