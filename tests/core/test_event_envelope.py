@@ -18,7 +18,9 @@ def test_every_type_validates(kind):
 
     mods = ["video", "audio"] if kind == "speaker.visible" else ["text"]
     phase = "start" if registry.kind(kind).durative else "instant"
-    evidence = {"count": 1, "reason": "late"} if kind == "frames.dropped" else None
+    evidence = {"frames.dropped": {"count": 1, "reason": "late"},  # kinds whose evidence has required fields
+                "zone.enter": {"zone": "driveway", "object": "cam-object-1"},
+                "zone.leave": {"zone": "driveway", "object": "cam-object-1"}}.get(kind)
     validate_event(event(type=kind, phase=phase, modalities=mods, text="words", label="label", evidence=evidence))
 
 
