@@ -235,7 +235,8 @@ def _write_report(out: Path, report: BatchReport) -> None:
     tmp.replace(path)
 
 
-def print_summary(report: BatchReport, file=sys.stderr) -> None:
+def print_summary(report: BatchReport, file=None) -> None:
+    file = file or sys.stderr  # looked up now: stderr may have been replaced since import
     analysed = sum(1 for r in report.results if r.ok)
     hours = report.media_seconds / 3600
     speed = f", {report.media_seconds / report.wall_seconds:.1f}x real time" if report.wall_seconds > 0 and analysed else ""
