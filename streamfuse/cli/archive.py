@@ -29,7 +29,7 @@ def add_batch_args(a: argparse.ArgumentParser) -> None:
 def run_batch_cli(args, sources, config, progress: bool):
     """Run the batch; returns (the results analysed in this run, exit code)."""
     from ..archive.batch import print_summary, run_batch
-    from ..sinks.uri import is_buffered, open_sink
+    from ..sinks.uri import open_configured_sink
 
     from ..archive.pg_index import is_pg_url
     if args.index_db and not is_pg_url(args.index_db):
@@ -45,11 +45,8 @@ def run_batch_cli(args, sources, config, progress: bool):
         config = replace(config, runtime=replace(config.runtime, kind="ray", ray_address=args.address))
     sinks = []
     try:
-        opts = {"connect_at_start": config.sinks.connect_at_start}
-        if config.sinks.buffer_dir:
-            opts["buffer_root"] = config.sinks.buffer_dir
         for uri in args.sink:
-            sinks.append(open_sink(uri, **(opts if is_buffered(uri) else {})))
+            sinks.append(open_configured_sink(uri, config.sinks))
         report = run_batch(sources, config, Path(config.output.directory), workers=args.workers, runtime=runtime,
                            address=args.address or config.runtime.ray_address, sinks=sinks,
                            index=not args.no_index, progress=progress, index_url=args.index_db)

@@ -90,7 +90,7 @@ def run_watch_cli(argv: list[str]) -> int:
     from ..config.loader import load_config
     from ..runtime.live import LivePipeline
     from ..serve.metrics import Metrics
-    from ..sinks.uri import is_buffered, open_sink
+    from ..sinks.uri import open_configured_sink
     from ..sources.live import live_source
 
     args = build_parser().parse_args(argv)
@@ -110,11 +110,8 @@ def run_watch_cli(argv: list[str]) -> int:
     sinks: list = []
     on_window = None
     try:
-        sink_opts = {"connect_at_start": config.sinks.connect_at_start}
-        if config.sinks.buffer_dir:
-            sink_opts["buffer_root"] = config.sinks.buffer_dir
         for uri in args.sink:
-            sink = open_sink(uri, **(sink_opts if is_buffered(uri) else {}))
+            sink = open_configured_sink(uri, config.sinks)
             sinks.append(sink)
             metrics.watch_sink(sink)
         if address is not None:

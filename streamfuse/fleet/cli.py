@@ -13,7 +13,6 @@ import dataclasses
 import os
 import signal
 import threading
-import time
 
 from ..errors import StreamfuseError
 from .config import fleet_settings, load_fleet, shared_config
@@ -33,7 +32,7 @@ def run_fleet_cli(args) -> int:
     from ..cli.common import EXIT_OK
     from ..cli.watch import _say, _status_printer, _stop_on_signals, parse_host_port
     from ..serve.metrics import Metrics
-    from ..sinks.uri import is_buffered, open_sink
+    from ..sinks.uri import open_configured_sink
     from .runner import Fleet
 
     cameras = load_fleet(args.config, args.sets)
@@ -54,11 +53,8 @@ def run_fleet_cli(args) -> int:
 
     fleet = None
     try:
-        sink_opts = {"connect_at_start": shared.sinks.connect_at_start}
-        if shared.sinks.buffer_dir:
-            sink_opts["buffer_root"] = shared.sinks.buffer_dir
         for uri in args.sink:
-            sink = open_sink(uri, **(sink_opts if is_buffered(uri) else {}))
+            sink = open_configured_sink(uri, shared.sinks)
             sinks.append(sink)
             metrics.watch_sink(sink)
         if address is not None:

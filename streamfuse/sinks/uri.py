@@ -79,6 +79,17 @@ def is_buffered(uri: str) -> bool:
     return "://" in uri and uri.split("://", 1)[0].lower() in SINK_SCHEMES and not uri.lower().startswith("file:")
 
 
+def open_configured_sink(uri: str, sinks: Any) -> EventSink:
+    """``open_sink(uri)`` with the ``sinks.*`` settings (``connect_at_start``, ``buffer_dir``) given
+    to the sinks that take them (brokers and webhooks)."""
+    if not is_buffered(uri):
+        return open_sink(uri)
+    opts: dict[str, Any] = {"connect_at_start": sinks.connect_at_start}
+    if sinks.buffer_dir:
+        opts["buffer_root"] = sinks.buffer_dir
+    return open_sink(uri, **opts)
+
+
 def open_sink(uri: str, **opts: Any) -> EventSink:
     """A sink for ``uri`` (see the module docstring). Raises :class:`ConfigError` for an unknown
     scheme or bad URI and :class:`SourceUnreachableError` for a broker that is down or refuses the

@@ -11,10 +11,12 @@ model, the config key and what to do.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
 
+from ...config.base import bounded
 from ...errors import ConfigError, ModelLoadError
-from ...spec import ModelInfo, Resources, StageSpec, pick_device
+from ...spec import ModelInfo, Resources, StageSection, StageSpec, pick_device
 from ..text.models import ModelLocation, _folder, _hub_cache, _looks_like_path, go_offline
 
 
@@ -37,6 +39,25 @@ def info(role: str, name: str | None) -> list[ModelInfo]:
         return [ModelInfo(role, "not configured", "-", True, kind="none",
                           how=f"set models.{role} to a Hugging Face model id or a folder")]
     return [locate(role, name).info()]
+
+
+@dataclass(frozen=True)
+class RoleSection(StageSection):
+    """The config section of a model role's stage: ``models.<role>`` sets ``model``, and the stage is
+    on exactly when a model is set (unless ``enabled`` says otherwise)."""
+
+    role: ClassVar[str]
+    enabled: bool | None = None  # unset: on exactly when a model is configured
+    model: str | None = None  # a Hugging Face model id in the local cache, or a folder
+    threads: int = bounded(1, 0, 256, doc="torch threads of the process (0: torch's choice; 1 by default, as the "
+                                         "other lanes run beside it and torch threads spin on a busy machine)")
+
+    def check(self) -> None:
+        if self.enabled is None:
+            object.__setattr__(self, "enabled", bool(self.model))
+        if self.enabled and not self.model:
+            raise ConfigError(f"enabled: true needs a model; set models.{self.role} to a Hugging Face model id or "
+                              "a folder")
 
 
 def role_spec(role: str, config: type, modality: str, doc: str, *, gpus: float = 0.25, **more: Any) -> StageSpec:

@@ -19,31 +19,20 @@ import numpy as np
 
 from ...align.window import Window
 from ...config.base import bounded
-from ...errors import ConfigError
-from ...spec import StageSection
 from ..base import BaseEncoder, Features
 from . import _hf
 from ._audio import window_audio
 
 
 @dataclass(frozen=True)
-class AudioTagsConfig(StageSection):
+class AudioTagsConfig(_hf.RoleSection):
     """Audio classification (``models.audio_tags`` sets ``model``; on when a model is set)."""
 
-    enabled: bool | None = None  # unset: on exactly when a model is configured
-    model: str | None = None  # a Hugging Face model id in the local cache, or a folder
+    role = "audio_tags"
+
     activation: Literal["auto", "sigmoid", "softmax"] = "auto"  # auto: sigmoid for multi-label models
     top_labels: int = bounded(5, 1, 100, doc="labels kept per window")
     clip_batch: int = bounded(8, 1, 1024, doc="windows' audio per pass of the classifier")
-    threads: int = bounded(1, 0, 256, doc="torch threads of the process (0: torch's choice; 1 by default, as the "
-                                         "other lanes run beside it and torch threads spin on a busy machine)")
-
-    def check(self) -> None:
-        if self.enabled is None:
-            object.__setattr__(self, "enabled", bool(self.model))
-        if self.enabled and not self.model:
-            raise ConfigError("enabled: true needs a model; set models.audio_tags to a Hugging Face model id or "
-                              "a folder")
 
 
 class AudioClassifier:

@@ -23,31 +23,24 @@ import numpy as np
 from ...align.window import Window
 from ...config.base import bounded
 from ...errors import ConfigError
-from ...spec import StageSection
 from ..base import BaseEncoder, Features
 from . import _hf
 from ._audio import window_audio
 
 
 @dataclass(frozen=True)
-class AudioTextConfig(StageSection):
+class AudioTextConfig(_hf.RoleSection):
     """Audio-text matching (``models.audio_text`` sets ``model``; on when a model is set)."""
 
-    enabled: bool | None = None  # unset: on exactly when a model is configured
-    model: str | None = None  # a Hugging Face model id in the local cache, or a folder
+    role = "audio_text"
+
     clip_batch: int = bounded(8, 1, 1024, doc="windows' audio per pass of the audio tower")
-    threads: int = bounded(1, 0, 256, doc="torch threads of the process (0: torch's choice; 1 by default, as the "
-                                         "other lanes run beside it and torch threads spin on a busy machine)")
     labels: tuple[str, ...] = ()  # zero-shot sound labels, e.g. [a dog barking, a bell, music]
     prompt: str = "the sound of {}"  # each label is put into this prompt ({} is the label)
     top_labels: int = bounded(3, 1, 100, doc="zero-shot labels kept per window")
 
     def check(self) -> None:
-        if self.enabled is None:
-            object.__setattr__(self, "enabled", bool(self.model))
-        if self.enabled and not self.model:
-            raise ConfigError("enabled: true needs a model; set models.audio_text to a Hugging Face model id or "
-                              "a folder")
+        super().check()
         if "{}" not in self.prompt:
             raise ConfigError(f"prompt: {self.prompt!r} must hold {{}} where the label goes")
 

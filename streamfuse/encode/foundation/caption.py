@@ -28,8 +28,6 @@ import numpy as np
 
 from ...align.window import Window
 from ...config.base import bounded
-from ...errors import ConfigError
-from ...spec import StageSection
 from ...timebase import to_float
 from ..base import BaseEncoder, Features
 from ..streams import StreamTracker
@@ -38,13 +36,13 @@ from . import _hf
 
 
 @dataclass(frozen=True)
-class CaptionConfig(StageSection):
+class CaptionConfig(_hf.RoleSection):
     """Key-frame captions (``models.caption`` sets ``model``; on when a model is set)."""
 
-    enabled: bool | None = None  # unset: on exactly when a model is configured
+    role = "caption"
+
     batch_size: int = bounded(4, 1, 4096, doc="windows one call may take when the lane falls behind (their due "
                                               "key frames go through the model together)")
-    model: str | None = None  # a Hugging Face model id in the local cache, or a folder
     when: Literal["rate", "change"] = "rate"  # caption at a rate, or when the picture changed
     rate: float = bounded(0.2, 0.01, 30.0, doc="with when: rate, captions per second at most")
     change: float = bounded(0.12, 0.0, 1.0, doc="with when: change, mean absolute grey difference (0-1) from the "
@@ -52,14 +50,6 @@ class CaptionConfig(StageSection):
     prompt: str | None = None  # text the caption starts from or the task token (Florence-2: <CAPTION>)
     max_tokens: int = bounded(30, 1, 512, doc="longest caption, in tokens")
     frame_batch: int = bounded(8, 1, 256, doc="key frames per pass of the captioner")
-    threads: int = bounded(1, 0, 256, doc="torch threads of the process (0: torch's choice; 1 by default, as the "
-                                         "other lanes run beside it and torch threads spin on a busy machine)")
-
-    def check(self) -> None:
-        if self.enabled is None:
-            object.__setattr__(self, "enabled", bool(self.model))
-        if self.enabled and not self.model:
-            raise ConfigError("enabled: true needs a model; set models.caption to a Hugging Face model id or a folder")
 
 
 class Captioner:

@@ -36,7 +36,7 @@ import numpy as np
 from ...align.window import Window
 from ...config.base import bounded
 from ...errors import ConfigError
-from ...spec import NUMBER, SECONDS, TEXT, EventKind, StageSection, data
+from ...spec import NUMBER, SECONDS, TEXT, EventKind, data
 from ...timebase import to_float
 from ..base import BaseEncoder, Features
 from ..streams import StreamTracker
@@ -45,17 +45,15 @@ from . import _hf
 
 
 @dataclass(frozen=True)
-class ImageTextConfig(StageSection):
+class ImageTextConfig(_hf.RoleSection):
     """Image-text matching (``models.image_text`` sets ``model``; on when a model is set)."""
 
-    enabled: bool | None = None  # unset: on exactly when a model is configured
+    role = "image_text"
+
     batch_size: int = bounded(4, 1, 4096, doc="windows one call may take when the lane falls behind (their due "
                                               "frames go through the model together)")
-    model: str | None = None  # a Hugging Face model id in the local cache, or a folder
     rate: float = bounded(2.0, 0.05, 120.0, doc="frames per second embedded at most")
     frame_batch: int = bounded(16, 1, 1024, doc="frames per pass of the image tower")
-    threads: int = bounded(1, 0, 256, doc="torch threads of the process (0: torch's choice; 1 by default, as the "
-                                         "other lanes run beside it and torch threads spin on a busy machine)")
     max_frames: int = bounded(8, 1, 256, doc="frame embeddings kept per window (for which frame matched)")
     labels: tuple[str, ...] = ()  # zero-shot label names, e.g. [car, dog, "a person walking"]
     prompt: str = "a photo of {}."  # each label is put into this prompt ({} is the label)
@@ -65,11 +63,7 @@ class ImageTextConfig(StageSection):
                                                           "query.match event")
 
     def check(self) -> None:
-        if self.enabled is None:
-            object.__setattr__(self, "enabled", bool(self.model))
-        if self.enabled and not self.model:
-            raise ConfigError("enabled: true needs a model; set models.image_text to a Hugging Face model id "
-                              "or a folder")
+        super().check()
         if "{}" not in self.prompt:
             raise ConfigError(f"prompt: {self.prompt!r} must hold {{}} where the label goes")
 
