@@ -26,13 +26,14 @@ reconnect's status carries the outage's wall-clock length.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import random
 import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Iterator, Literal, Union
+from typing import Callable, Iterator, Literal, Protocol, Union
 
 import av
 
@@ -44,6 +45,8 @@ from ..sources.resolve import Source
 from ..timebase import SAMPLE_RATE
 from .demux import Damage, Demuxer, DemuxReport, Item, StreamBound, StreamClosed
 from .payloads import AudioClip, TextSegment, Thumbnail, VideoFrame
+
+log = logging.getLogger(__name__)
 
 #: a first connection left unread for longer than this (seconds) is reopened before reading
 _STALE_OPEN = 1.0
@@ -82,10 +85,25 @@ class SourceStatus:
 
 @dataclass(frozen=True)
 class Arrival:
-    """One item of the feed and the ``time.monotonic()`` at which it was read."""
+    """One item of the feed, the ``time.monotonic()`` at which it was read and the number of the
+    connection that delivered it (the reader's count of connection attempts; 0 for statuses)."""
 
     item: Union[Item, SourceStatus]
     wall: float
+    connection: int = 0
+
+
+class PacketTap(Protocol):
+    """Sees a feed's compressed packets as they are read, before decoding (e.g. to keep clips).
+
+    ``opened(number, container)`` is called for every connection when its input is open;
+    ``packet(packet)`` for every packet that connection reads. Both run on the reader's thread and
+    must be quick; an exception from them ends nothing (it is logged once per connection).
+    """
+
+    def opened(self, number: int, container) -> None: ...
+
+    def packet(self, packet) -> None: ...
 
 
 class _Interrupted(Exception):
@@ -117,11 +135,15 @@ class _Watch:
 
 
 class _WatchedContainer:
-    """An input container whose packet reads are watched; everything else is the container's."""
+    """An input container whose packet reads are watched (and shown to a tap); everything else is
+    the container's."""
 
-    def __init__(self, container, watch: _Watch) -> None:
+    def __init__(self, container, watch: _Watch, tap: PacketTap | None = None, number: int = 0) -> None:
         self._container = container
         self._watch = watch
+        self._tap = tap
+        if tap is not None and not _tapped(tap.opened, number, container):
+            self._tap = None
 
     def __getattr__(self, name: str):
         return getattr(self._container, name)
@@ -141,7 +163,18 @@ class _WatchedContainer:
                 raise _Interrupted(f"stalled: no data for {timeout:g} s") from None
             except av.error.FFmpegError as exc:
                 raise _Interrupted(f"read failed ({exc.strerror or type(exc).__name__})") from None
+            if self._tap is not None and not _tapped(self._tap.packet, packet):
+                self._tap = None
             yield packet
+
+
+def _tapped(call, *args) -> bool:
+    try:
+        call(*args)
+        return True
+    except Exception as exc:  # noqa: BLE001 - a tap must not end the feed
+        log.warning("packet tap failed (%s: %s); it sees no more of this connection", type(exc).__name__, exc)
+        return False
 
 
 class _Connection:
@@ -149,10 +182,11 @@ class _Connection:
     timeout and watched (see the module docstring), and when it was started and opened."""
 
     def __init__(self, source: Source, decode: DecodeConfig, live: LiveConfig, watch: _Watch,
-                 options: dict[str, str], fmt: str | None) -> None:
+                 options: dict[str, str], fmt: str | None, tap: PacketTap | None = None, number: int = 0) -> None:
         self.watch = watch
+        self.number = number
         self.demuxer = Demuxer(source, decode, open_timeout=live.connect_timeout, read_timeout=live.stall_timeout,
-                               options=options, format=fmt, wrap=lambda c: _WatchedContainer(c, watch))
+                               options=options, format=fmt, wrap=lambda c: _WatchedContainer(c, watch, tap, number))
         self.started = self.opened = watch.clock()
 
     @property
@@ -219,8 +253,10 @@ class LiveReader:
 
     def __init__(self, source: Source, decode: DecodeConfig, live: LiveConfig, *,
                  resume_at: Callable[[Fraction], Fraction] | None = None,
-                 clock: Callable[[], float] = time.monotonic, rand: Callable[[], float] = random.random) -> None:
+                 clock: Callable[[], float] = time.monotonic, rand: Callable[[], float] = random.random,
+                 tap: PacketTap | None = None) -> None:
         self.source = source
+        self.tap = tap
         self.resume_at = resume_at
         self.decode = decode
         self.live = live
@@ -336,7 +372,8 @@ class LiveReader:
     def _connect(self) -> _Connection:
         self.attempts += 1
         watch = _Watch(self.live.stall_timeout, self._stop, self.clock)
-        conn = _Connection(self.source, self.decode, self.live, watch, self.options, self.format)
+        conn = _Connection(self.source, self.decode, self.live, watch, self.options, self.format, self.tap,
+                           self.attempts)
         conn.open()
         watch.alive(self.clock())
         return conn
@@ -355,7 +392,7 @@ class LiveReader:
                     # a stream the feed does not have; the closes at a connection's end are not passed on
                     if first and item.stream not in conn.report.streams and item.stream not in self._closed:
                         self._closed.add(item.stream)
-                        yield Arrival(item, now)
+                        yield Arrival(item, now, conn.number)
                     continue
                 if not healthy:
                     if not isinstance(item, (VideoFrame, AudioClip)):
@@ -374,7 +411,7 @@ class LiveReader:
                 if reach is not None:
                     self._end = max(self._end, reach)
                     watch.alive(now)
-                yield Arrival(item, now)
+                yield Arrival(item, now, conn.number)
                 watch.alive(self.clock())  # the consumer may have kept us waiting
         except _Interrupted as exc:
             return healthy, exc.reason

@@ -64,9 +64,11 @@ def run_fleet_cli(args) -> int:
             sinks.insert(0, server)
             _say(f"serving events on {server.url}/events (SSE) and {server.url.replace('http', 'ws', 1)}/ws; "
                  f"metrics on {server.url}/metrics")
-        fleet = Fleet(sinks, metrics=metrics, on_status=on_status, on_error=on_error, **settings)
+        fleet = Fleet(sinks, metrics=metrics, on_status=on_status, on_error=on_error,
+                      media_url=f"{sinks[0].url}/media" if address is not None else None, **settings)
         if address is not None:
             sinks[0].health_extra = lambda: {"cameras": fleet.health() if fleet is not None else {}}
+            sinks[0].media_folders = fleet.media_folders  # snapshots and clips, served from there only
 
         def start(cams) -> None:
             for c in cams:

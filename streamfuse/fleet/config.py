@@ -14,6 +14,7 @@ optional ``zones`` and per-camera overrides of any pipeline config key::
         masks:                          # hidden from every encoder (see .masks)
           - [[0.8, 0.0], [1.0, 0.0], [1.0, 0.2], [0.8, 0.2]]
     snapshots: {dir: out/snapshots, max_files: 1000}   # best frame of each object (see .snapshots)
+    clips: {pre: 5, post: 5, max_files: 100}           # 5 s before to 5 s after each event (see .clips)
     fleet: {detector_workers: 2}        # copies of the shared detector, each on its own thread
 
 The camera name is the CloudEvents ``source`` of its events (``streamfuse://driveway``), so it is
@@ -34,13 +35,14 @@ from ..config.pipeline import PipelineConfig
 from ..errors import ConfigError, StreamfuseError
 from ..sources.live import live_source
 from ..sources.resolve import Source
+from .clips import ClipsConfig
 from .masks import parse_masks
 from .snapshots import SnapshotsConfig
 from .zones import Zone, parse_zones
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 #: keys of a camera mapping that are not pipeline config keys
-CAMERA_KEYS = ("url", "zones", "masks", "snapshots")
+CAMERA_KEYS = ("url", "zones", "masks", "snapshots", "clips")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class Camera:
     zones: tuple[Zone, ...] = ()
     snapshots: SnapshotsConfig | None = None
     masks: tuple[Zone, ...] = ()
+    clips: ClipsConfig | None = None
     spec: Any = None  # the camera's entry as written (tells a changed camera from an unchanged one)
 
 
@@ -68,18 +71,18 @@ def load_fleet(files: list[str | os.PathLike[str]], sets: list[str] = (),
     cameras, data = _read(files, sets, environ)
     if not isinstance(cameras, Mapping) or not cameras:
         raise ConfigError("cameras: expected a mapping of camera name to URL, e.g. cameras: {garden: rtsp://...}")
-    snapshots = data.pop("snapshots", None)
+    snapshots, clips = data.pop("snapshots", None), data.pop("clips", None)
     data.pop("fleet", None)
     build(PipelineConfig, data)  # a bad shared key is reported once, without a camera name
-    return [camera(str(name), spec, data, snapshots) for name, spec in cameras.items()]
+    return [camera(str(name), spec, data, snapshots, clips) for name, spec in cameras.items()]
 
 
 def shared_config(files: list[str | os.PathLike[str]], sets: list[str] = (),
                   environ: Mapping[str, str] | None = None) -> PipelineConfig:
     """The config every camera starts from (the keys outside ``cameras:``): sinks and serve settings."""
     data = _read(files, sets, environ)[1]
-    data.pop("snapshots", None)
-    data.pop("fleet", None)
+    for key in ("snapshots", "clips", "fleet"):
+        data.pop(key, None)
     return build(PipelineConfig, data)
 
 
@@ -107,7 +110,7 @@ def _read(files, sets, environ) -> tuple[Any, dict[str, Any]]:
     return cameras, data
 
 
-def camera(name: str, spec: Any, shared: dict[str, Any], snapshots: Any = None) -> Camera:
+def camera(name: str, spec: Any, shared: dict[str, Any], snapshots: Any = None, clips: Any = None) -> Camera:
     where = f"cameras.{name}"
     if not _NAME.match(name):
         raise ConfigError(f"{where}: a camera name is lower-case letters, digits, '-' and '_' "
@@ -139,7 +142,13 @@ def camera(name: str, spec: Any, shared: dict[str, Any], snapshots: Any = None) 
     else:
         snaps = SnapshotsConfig.parse(snapshots)
     masks = parse_masks(spec["masks"], f"{where}.masks") if spec.get("masks") else ()
-    return Camera(name, source, config, zones, snaps, masks, spec=_frozen(spec))
+    top_snaps = SnapshotsConfig.parse(snapshots) if snapshots not in (None, False) else None
+    media_dir = snaps.dir if snaps else (top_snaps.dir if top_snaps else None)
+    if "clips" in spec:
+        clip_cfg = ClipsConfig.parse(spec["clips"], media_dir, f"{where}.clips")
+    else:
+        clip_cfg = ClipsConfig.parse(clips, media_dir)
+    return Camera(name, source, config, zones, snaps, masks, clip_cfg, spec=_frozen(spec))
 
 
 def _frozen(value: Any) -> Any:

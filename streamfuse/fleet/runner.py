@@ -19,15 +19,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..config.loader import as_dict
 from ..runtime.live import LivePipeline, LiveStats
 from ..serve.metrics import Metrics
 from .config import Camera
+from ..decode.live import SourceStatus
 from ..decode.payloads import Thumbnail, VideoFrame
 from .shared import ModelPool
 from .masks import Masker
+from .clips import ClipRecorder
 from .snapshots import Snapshots
 from .zones import ZoneTracker
 
@@ -57,40 +60,63 @@ class LockedSink:
 class CameraPipeline(LivePipeline):
     """A live pipeline for one camera of a fleet: its events also get zones (see :mod:`.zones`)."""
 
-    def __init__(self, camera: Camera, sinks: Sequence[Any], **kw: Any) -> None:
+    def __init__(self, camera: Camera, sinks: Sequence[Any], *, media_url: str | None = None, **kw: Any) -> None:
         super().__init__(camera.source, camera.config, sinks, **kw)
         self.camera = camera
+        url = f"{media_url}/{camera.name}" if media_url else None
         self.zones = ZoneTracker(camera.zones, self._zone_event)
-        self.snapshots = Snapshots(camera.snapshots, camera.name) if camera.snapshots else None
+        self.snapshots = Snapshots(camera.snapshots, camera.name, url) if camera.snapshots else None
+        self.clips = ClipRecorder(camera.clips, camera.name, url) if camera.clips else None
+        self.reader.tap = self.clips  # sees the compressed packets, before decoding
         self.masker = Masker(camera.masks) if camera.masks else None
 
+    @property
+    def media_folders(self) -> list[Path]:
+        """The folders this camera writes snapshots and clips to (what the event server may serve)."""
+        return [m.folder for m in (self.snapshots, self.clips) if m is not None]
+
+    def run(self) -> LiveStats:
+        try:
+            return super().run()
+        finally:
+            if self.clips is not None:
+                self.clips.close()
+
     last_frame_wall: float | None = None  # clock() when the camera's last video frame arrived
+    _detections: list = []  # the detections of the window being emitted
 
     def _take(self, arrival) -> None:
         if self.masker is not None and isinstance(arrival.item, (VideoFrame, Thumbnail)):
             arrival = dataclasses.replace(arrival, item=dataclasses.replace(
                 arrival.item, image=self.masker(arrival.item.image)))
-        if isinstance(arrival.item, VideoFrame):
+        item = arrival.item
+        if isinstance(item, VideoFrame):
             self.last_frame_wall = arrival.wall
             if self.snapshots is not None:
-                self.snapshots.see(float(arrival.item.time), arrival.item.image)
+                self.snapshots.see(float(item.time), item.image)
+            if self.clips is not None:
+                self.clips.frame(arrival.connection, item.time, item.pts, item.time_base)
+        elif isinstance(item, SourceStatus) and item.kind == "lost" and self.clips is not None:
+            self.clips.close()  # the connection's pending clips end at the loss
         super()._take(arrival)
 
     def _zone_event(self, type_: str, at: float, label: str, evidence: dict[str, Any]) -> dict[str, Any]:
         t = Fraction(at).limit_denominator(1_000_000)
         return self._event(type_, t, t, ("video",), label=label, evidence=evidence)
 
+    def _fused(self, window):
+        features = self.encode(window)
+        self._detections = [d for f in features for d in f.detections]  # what the zones judge, frame by frame
+        return self.fuse(window, features)
+
     def _emit(self, events: list[dict[str, Any]]) -> None:
-        if not self.camera.zones and self.snapshots is None:
-            return super()._emit(events)
-        out: list[dict[str, Any]] = []
+        detections, self._detections = self._detections, []
         for event in events:
             if self.snapshots is not None:
                 self.snapshots(event)
-            extra = self.zones(event)
-            out.append(event)
-            out.extend(extra)
-        super()._emit(out)
+            if self.clips is not None:
+                self.clips(event)
+        super()._emit(events + self.zones(events, detections) if self.camera.zones else events)
 
 
 @dataclass
@@ -109,7 +135,7 @@ class Fleet:
     ``on_error(name, error)`` a camera that ended with an error (the others keep running)."""
 
     def __init__(self, sinks: Sequence[Any] = (), *, metrics: Metrics | None = None, shared: bool = True,
-                 detector_workers: int = 1,
+                 detector_workers: int = 1, media_url: str | None = None,
                  on_status: Callable[[str, Any], None] | None = None,
                  on_error: Callable[[str, BaseException], None] | None = None,
                  on_window: Callable[[str, Any, Any, Any], None] | None = None) -> None:
@@ -121,6 +147,9 @@ class Fleet:
         self.on_error = on_error
         self.on_window = on_window
         self.cameras: dict[str, CameraState] = {}
+        self.media_url = media_url  # where the event server serves the cameras' snapshots and clips
+        #: camera name -> the folders of its snapshots and clips (the only ones the event server serves)
+        self.media_folders: dict[str, list[Path]] = {}
         self.finished: dict[str, CameraState] = {}  # stopped or failed cameras, by name (the last run)
         self._lock = threading.RLock()
         self.metrics.registry.register(_CameraCollector(self))
@@ -192,7 +221,8 @@ class Fleet:
                 self.on_window(camera.name, w, fused, latency)
 
         pipeline = CameraPipeline(camera, self.sinks, metrics=self.metrics, on_status=status,
-                                  on_window=window, encoders=encoders)
+                                  on_window=window, encoders=encoders, media_url=self.media_url)
+        self.media_folders[camera.name] = pipeline.media_folders
         thread = threading.Thread(target=self._run, args=(camera.name,), name=f"camera-{camera.name}", daemon=True)
         state = CameraState(camera, pipeline, thread)
         holder["state"] = state

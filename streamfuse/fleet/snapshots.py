@@ -1,20 +1,20 @@
-"""Event snapshots: the best frame of each tracked object or person as a JPEG beside the events.
+"""Event snapshots: the best frame of each object, face and fused event as a JPEG beside the events.
 
 The camera pipeline shows :class:`Snapshots` every decoded frame it takes in (kept for
-``keep_seconds`` of media time, enough for an object event to arrive after its frame); for every
-``object`` / ``person`` event whose track's best frame (evidence ``best_time``) is still held, the
-frame is written as ``<dir>/<camera>/<event_id>.jpg`` (whole frame, as analysed), atomically
-(a temporary file, then a rename), and rewritten when a later event of the track names a better
-frame. The event's evidence gets ``snapshot``: ``{"path", "time", "box"}`` (``box`` = the best box,
-fractions of the frame). At most ``max_files`` snapshots are kept per camera, the oldest removed first.
+``keep_seconds`` of media time, enough for an event to arrive after its frame). For an ``object`` /
+``person`` event whose track's best frame (evidence ``best_time``) is still held, that frame is
+written as ``<dir>/<camera>/<event_id>.jpg`` (whole frame, as analysed), and rewritten when a later
+event of the track names a better frame; a ``face`` event, and a fused event (one that joins video
+with audio or text, such as ``speaker.visible``), keeps the frame at its start. Files are written
+atomically and at most ``max_files`` are kept per camera, oldest first (see :mod:`.media_files`).
+The event's evidence gets ``snapshot``: ``{"path", "time", "box"}`` (``box``: the object's box in
+that frame, fractions of the frame, or None) and ``url`` when the fleet's event server serves the
+folder (``<server>/media/<camera>/<file>``).
 """
 
 from __future__ import annotations
 
-import os
-import re
-import tempfile
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from .media_files import MediaFolder, file_name
 from .zones import TRACKED_TYPES
 
 
@@ -54,16 +55,27 @@ class SnapshotsConfig:
         return out
 
 
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: the types whose start frame is kept (tracked types keep their best frame instead)
+FRAME_TYPES = ("streamfuse.face",)
+
+
+def wants_frame(event: dict[str, Any]) -> bool:
+    """Whether an event gets a snapshot (and a clip): objects, people, faces and fused events."""
+    kind = event.get("type")
+    if kind in TRACKED_TYPES or kind in FRAME_TYPES:
+        return True
+    modalities = event.get("data", {}).get("modalities") or ()
+    return "video" in modalities and len(modalities) > 1
 
 
 class Snapshots:
-    def __init__(self, config: SnapshotsConfig, camera: str) -> None:
+    def __init__(self, config: SnapshotsConfig, camera: str, url: str | None = None) -> None:
         self.config = config
-        self.folder = Path(config.dir) / camera
+        self.files = MediaFolder(Path(config.dir) / camera, config.max_files, (".jpg",))
+        self.folder = self.files.folder
+        self.url = url  # where the event server serves the folder, or None
         self._frames: deque[tuple[float, np.ndarray]] = deque()
-        self._written: dict[str, float] = {}  # object event id -> best time written
-        self._files: OrderedDict[Path, None] = OrderedDict()
+        self._written: dict[str, float] = {}  # event id -> the time of the frame written
         self.written = 0
 
     def see(self, time: float, image: np.ndarray) -> None:
@@ -72,53 +84,49 @@ class Snapshots:
         while self._frames and self._frames[0][0] < time - self.config.keep_seconds:
             self._frames.popleft()
 
-    def _frame_at(self, t: float) -> np.ndarray | None:
+    def _frame_at(self, t: float, exact: bool) -> tuple[float, np.ndarray] | None:
+        """The frame at ``t`` (``exact``: that very frame), else the last one at or before it."""
         best = None
         for time, image in self._frames:
             if abs(time - t) < 1e-3:
-                best = image
+                return time, image
+            if not exact and time <= t:
+                best = (time, image)
         return best
 
     def __call__(self, event: dict[str, Any]) -> None:
-        if event.get("type") not in TRACKED_TYPES:
+        if not wants_frame(event):
             return
         data = event["data"]
-        evidence = data.get("evidence") or {}
-        t, key = evidence.get("best_time"), data["event_id"]
+        evidence = data.setdefault("evidence", {})
+        key = data["event_id"]
+        tracked = event["type"] in TRACKED_TYPES
+        t = evidence.get("best_time") if tracked else data["start"]
         if t is None:
             return
-        path = self.folder / f"{_SAFE.sub('_', key)}.jpg"
-        if self._written.get(key) != t:
-            image = self._frame_at(float(t))
-            if image is not None:
-                self._write(path, image)
-                self._written[key] = t
+        if key not in self._written or (tracked and self._written[key] != t):
+            found = self._frame_at(float(t), exact=tracked)
+            if found is not None:
+                self._write(key, found[1])
+                self._written[key] = found[0] if not tracked else t
         if key in self._written:
-            evidence["snapshot"] = {"path": str(path), "time": self._written[key],
-                                    "box": evidence.get("best_box") if self._written[key] == t else None}
-        if data["phase"] == "end":
+            name = file_name(key, ".jpg")
+            box = evidence.get("best_box") if tracked else (evidence.get("boxes") or [None])[0]
+            shot = {"path": str(self.folder / name), "time": self._written[key],
+                    "box": box if not tracked or self._written[key] == t else None}
+            if self.url is not None:
+                shot["url"] = f"{self.url}/{name}"
+            evidence["snapshot"] = shot
+        if data["phase"] in ("end", "instant"):
             self._written.pop(key, None)
 
-    def _write(self, path: Path, image: np.ndarray) -> None:
+    def _write(self, key: str, image: np.ndarray) -> None:
         ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
                                 [cv2.IMWRITE_JPEG_QUALITY, self.config.quality])
         if not ok:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".snap-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(jpeg.tobytes())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        self.files.write(file_name(key, ".jpg"), lambda tmp: Path(tmp).write_bytes(jpeg.tobytes()))
         self.written += 1
-        self._files.pop(path, None)
-        self._files[path] = None
-        while len(self._files) > self.config.max_files:
-            old, _ = self._files.popitem(last=False)
-            old.unlink(missing_ok=True)
 
 
-__all__ = ["Snapshots", "SnapshotsConfig"]
+__all__ = ["Snapshots", "SnapshotsConfig", "wants_frame"]

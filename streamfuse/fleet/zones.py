@@ -1,24 +1,29 @@
 """Zones: named polygons of a camera's frame, in normalised coordinates (``[x, y]``, 0-1, origin top left).
 
 An object or a person is in a zone when the bottom centre of its box (where it stands) lies inside
-the polygon (edges count as inside). :class:`ZoneTracker` looks at the camera's ``object`` and
-``person`` events as they are emitted: each one that carries a box gets ``zones`` (the names, in
-config order) in its evidence, and when the set changes for a tracked object the tracker makes
-``zone.enter`` / ``zone.leave`` instant events at that event's media time (``label`` = the zone;
-evidence: ``zone``, ``object`` (the object's label), ``track_id``, ``object_event`` (the object's
-``event_id``) and ``box``). An object whose event ends leaves every zone it was in at its end time.
+the polygon (edges count as inside). :class:`ZoneTracker` judges every analysed frame: the object
+encoder's per-frame detections of a tracked object (its box in that frame) decide which zones it is
+in, and when the set changes the tracker makes ``zone.enter`` / ``zone.leave`` instant events at that
+frame's media time, so a crossing is reported within one analysed frame of when it happened
+(``label`` = the zone; evidence: ``zone``, ``object`` (the object's label), ``track_id``,
+``object_event`` (the object's ``event_id``) and ``box``, the box in that frame). The object's own
+events get ``zones`` (the zones of the event's box, in config order) in their evidence; an object
+whose event ends leaves every zone it was still in at that event's end time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
+from ..encode.base import Detection
 from ..errors import ConfigError
 
 #: the event types that carry a tracked box
 TRACKED_TYPES = ("streamfuse.object", "streamfuse.person")
+#: the detection kinds of a tracked box (one per analysed frame)
+TRACKED_KINDS = ("object", "person")
 
 
 @dataclass(frozen=True)
@@ -81,51 +86,61 @@ class ZoneTracker:
     def __init__(self, zones: tuple[Zone, ...], make: MakeEvent) -> None:
         self.zones = zones
         self.make = make
-        self._inside: dict[str, tuple[str, ...]] = {}  # object event id -> zones it is in
+        self._inside: dict[int, tuple[str, ...]] = {}  # track id -> zones it is in
+        self._events: dict[int, str] = {}  # track id -> the object's event id
 
     def zones_of(self, box: list[float]) -> tuple[str, ...]:
         x, y = anchor(box)
         return tuple(z.name for z in self.zones if z.contains(x, y))
 
-    def __call__(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        """The zone events ``event`` causes (after it); ``event``'s evidence gains ``zones``."""
-        if not self.zones or event.get("type") not in TRACKED_TYPES:
+    def __call__(self, events: list[dict[str, Any]], detections: Iterable[Detection] = ()) -> list[dict[str, Any]]:
+        """The zone events of one window: ``events`` are the window's events (tracked ones gain
+        ``zones``), ``detections`` the encoders' detections it was fused from (one per tracked
+        object per analysed frame). Returned in media-time order."""
+        if not self.zones:
             return []
-        data = event["data"]
-        key = data["event_id"]
-        evidence = data.setdefault("evidence", {})
-        before = self._inside.get(key, ())
-        box = evidence.get("box")
-        if data["phase"] == "end":
-            self._inside.pop(key, None)
-            now: tuple[str, ...] = ()
-            at = data["end"]
-            if box is not None:
-                evidence["zones"] = list(self.zones_of(box))
-        elif box is not None:
-            now = self.zones_of(box)
-            evidence["zones"] = list(now)
-            self._inside[key] = now
-            at = data["start"] if data["phase"] == "start" else data["end"]
-        else:
-            return []
+        ends = []
+        for event in events:
+            if event.get("type") not in TRACKED_TYPES:
+                continue
+            data = event["data"]
+            evidence = data.setdefault("evidence", {})
+            track = evidence.get("track_id")
+            if track is not None:
+                self._events[track] = data["event_id"]
+            if evidence.get("box") is not None:
+                evidence["zones"] = list(self.zones_of(evidence["box"]))
+            if data["phase"] == "end" and track is not None:
+                ends.append((data["end"], track, data))
         out = []
-        for name in before:
-            if name not in now:
-                out.append(self._event("zone.leave", at, name, data, box))
-        for name in now:
-            if name not in before:
-                out.append(self._event("zone.enter", at, name, data, box))
+        for d in sorted((d for d in detections if d.kind in TRACKED_KINDS and "track_id" in d.evidence),
+                        key=lambda d: d.start):
+            track, box = d.evidence["track_id"], d.evidence.get("box")
+            if box is None:
+                continue
+            before, now = self._inside.get(track, ()), self.zones_of(box)
+            self._inside[track] = now
+            out += self._changes(before, now, float(d.start), track, d.label or "", box)
+        for at, track, data in ends:
+            before = self._inside.pop(track, ())
+            self._events.pop(track, None)
+            out += self._changes(before, (), float(at), track, data.get("label", ""), data["evidence"].get("box"),
+                                 event_id=data["event_id"])
         return out
 
-    def _event(self, type_: str, at: float, zone: str, data: dict[str, Any], box) -> dict[str, Any]:
-        ev = data.get("evidence", {})
-        evidence = {"zone": zone, "object": data.get("label", ""), "object_event": data["event_id"]}
-        if "track_id" in ev:
-            evidence["track_id"] = ev["track_id"]
+    def _changes(self, before, now, at: float, track: int, label: str, box, event_id: str | None = None):
+        out = [self._event("zone.leave", at, z, track, label, box, event_id) for z in before if z not in now]
+        out += [self._event("zone.enter", at, z, track, label, box, event_id) for z in now if z not in before]
+        return out
+
+    def _event(self, type_: str, at: float, zone: str, track: int, label: str, box, event_id) -> dict[str, Any]:
+        evidence: dict[str, Any] = {"zone": zone, "object": label, "track_id": track}
+        object_event = event_id or self._events.get(track)
+        if object_event is not None:
+            evidence["object_event"] = object_event
         if box is not None:
-            evidence["box"] = box
-        return self.make(type_, float(at), zone, evidence)
+            evidence["box"] = list(box)
+        return self.make(type_, at, zone, evidence)
 
 
 __all__ = ["Zone", "ZoneTracker", "parse_zones", "anchor"]

@@ -374,7 +374,7 @@ class LivePipeline:
         if self.encode is None:
             self.encode = EncodeStage(self.config.encoders, self._encoders)
         for window in windows:
-            fused = self.fuse(window, self.encode(window))
+            fused = self._fused(window)
             self._emit(fused.events)
             now = self.clock()
             arrived = self._last_arrival(window)
@@ -387,6 +387,10 @@ class LivePipeline:
             if self.on_window is not None:
                 self.on_window(window.copy(frames=(), thumbs=(), audio=None), fused, latency)
         self._report_drops()
+
+    def _fused(self, window: Window) -> Fused:
+        """One window encoded and fused (a subclass may look at the features on the way)."""
+        return self.fuse(window, self.encode(window))
 
     def _last_arrival(self, window: Window) -> float | None:
         """The wall time the last data of ``window`` arrived (None: it holds none)."""

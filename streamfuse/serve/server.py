@@ -11,7 +11,7 @@ holds no queue: it just lags; if it falls behind the log's bound, the oldest eve
 are gone (policy: drop oldest, counted in ``subscriber_missed`` and announced to it as an SSE comment);
 a client that takes no data for ``write_timeout`` seconds is disconnected (``slow_disconnects``).
 
-Endpoints (GET only; no files are served):
+Endpoints (GET only; files only from the fleet's snapshot and clip folders):
 
 * ``/events``: Server-Sent Events: ``id:`` the CloudEvents id, ``event:`` the type, ``data:`` the
   event JSON; a ``: keepalive`` comment every ``heartbeat`` seconds;
@@ -19,7 +19,10 @@ Endpoints (GET only; no files are served):
 * filters for both: ``type`` (repeatable or comma-separated; ``speech`` or ``streamfuse.speech``),
   ``min_confidence``, ``q`` (text query, at most 256 characters), ``threshold`` (for ``q``), ``since``
   (an event id; replay what follows it; an id no longer retained replays everything retained);
-* ``/health``: JSON status; ``/metrics``: Prometheus text format.
+* ``/health``: JSON status; ``/metrics``: Prometheus text format;
+* ``/media/<camera>/<file>``: a camera's event snapshot (``.jpg``) or clip (``.mp4``/``.mkv``), as
+  named in the events' evidence; only plain files directly inside that camera's folders
+  (:attr:`EventServer.media_folders`), 404 for anything else.
 
 Safety: binds loopback unless told otherwise; any other address needs a bearer token (``token`` or
 ``$STREAMFUSE_TOKEN``), checked on every request with a constant-time compare (401 otherwise);
@@ -38,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
+import re
 import json
 import logging
 import os
@@ -48,7 +52,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import WSMsgType, web
 
@@ -61,6 +65,8 @@ from .matcher import MiniLMMatcher, TextMatcher, query_matches
 from .metrics import Metrics
 
 log = logging.getLogger("streamfuse.serve")
+#: a file name ``/media`` serves: a snapshot or a clip, no separators, not hidden
+SERVABLE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}\.(jpg|mp4|mkv)$")
 
 _SEND_ERRORS = (ConnectionError, RuntimeError)  # a client gone mid-write (aiohttp raises both)
 
@@ -230,6 +236,7 @@ class EventServer:
         app.router.add_get("/ws", self._ws)
         app.router.add_get("/health", self._health)
         app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/media/{camera}/{name}", self._media)
         # keepalive_timeout is armed when a connection opens and after each response: it is the
         # header timeout for partial requests as well as the idle timeout
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0,
@@ -463,6 +470,24 @@ class EventServer:
             "log": self._log.stats(), "auth": self._token is not None,
             **(self.health_extra() if self.health_extra is not None else {}),
         })
+
+    #: camera name -> the folders its snapshots and clips are in: the only files served (set by the fleet)
+    media_folders: Mapping[str, Sequence[Path]] = {}
+
+    async def _media(self, request: web.Request) -> web.StreamResponse:
+        """A snapshot or clip: ``/media/<camera>/<file>``, only a plain file directly in one of that
+        camera's folders (no sub-folders, no hidden files, no link leading out)."""
+        camera, name = request.match_info["camera"], request.match_info["name"]
+        if SERVABLE.match(name):
+            for folder in self.media_folders.get(camera, ()):
+                path = folder / name
+                try:
+                    real = path.resolve(strict=True)
+                except OSError:
+                    continue
+                if real.parent == folder.resolve() and real.is_file():
+                    return web.FileResponse(real, headers={"Cache-Control": "no-cache"})
+        raise web.HTTPNotFound(text="no such snapshot or clip\n")
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=self.metrics.render(), headers={"Content-Type": self.metrics.content_type})

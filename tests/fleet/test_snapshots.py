@@ -58,7 +58,7 @@ def test_the_snapshot_of_a_real_person_decodes_and_shows_them_in_the_box(tmp_pat
     snap = people[-1]["data"]["evidence"]["snapshot"]
     path = Path(snap["path"])
     assert path.parent == tmp_path / "cam" and path.suffix == ".jpg"
-    assert not list(path.parent.glob(".snap-*"))  # written atomically: no temporary left
+    assert not list(path.parent.glob(".part-*"))  # written atomically: no temporary left
     image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
     original = frames[round(snap["time"], 3)]
     assert image.shape == original.shape
@@ -70,3 +70,23 @@ def test_the_snapshot_of_a_real_person_decodes_and_shows_them_in_the_box(tmp_pat
     other = frames[max(frames)] if round(snap["time"], 3) != max(frames) else frames[min(frames)]
     assert np.abs(image[box].astype(int) - other[box].astype(int)).mean() > \
         np.abs(image[box].astype(int) - original[box].astype(int)).mean()
+
+
+def test_the_event_server_serves_a_snapshot_at_the_url_its_event_names(tmp_path):
+    import urllib.request
+
+    from streamfuse.serve.server import EventServer
+
+    server = EventServer("127.0.0.1", 0)
+    try:
+        snaps = Snapshots(SnapshotsConfig(str(tmp_path)), "cam", url=f"{server.url}/media/cam")
+        server.media_folders = {"cam": [snaps.folder]}
+        snaps.see(1.0, np.full((16, 16, 3), 200, np.uint8))
+        event = {"type": "streamfuse.person", "data": {"phase": "start", "event_id": "cam-person-1", "start": 1.0,
+                                                       "evidence": {"best_time": 1.0, "best_box": [0, 0, 1, 1]}}}
+        snaps(event)
+        shot = event["data"]["evidence"]["snapshot"]
+        with urllib.request.urlopen(shot["url"], timeout=5) as r:
+            assert r.headers["Content-Type"] == "image/jpeg" and r.read() == Path(shot["path"]).read_bytes()
+    finally:
+        server.close()
