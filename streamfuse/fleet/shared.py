@@ -7,9 +7,10 @@ encoder instances; what they share is the network inside:
   camera's encoder calls it with its due frames and waits; a worker thread takes every request
   waiting at that moment (from any number of cameras, up to ``max_images`` frames) and runs them
   through the network as one call, then hands each camera its own results.
-- **sounds** (YAMNet), **asr** (Whisper) and **text** (the sentence model): one loaded model per
-  distinct model setting, used by every camera (YAMNet behind a lock; CTranslate2 and
-  sentence-transformers models are safe to call from several threads).
+- **sounds** (YAMNet): one loaded model, used by every camera behind a lock.
+- **asr** (Whisper) and **text** (the sentence model, also fusion's): loaded once per process per
+  setting by their loaders (:mod:`streamfuse.encode.text.models`), so every camera already uses the
+  same one (CTranslate2 and the transformers models are safe to call from several threads).
 - the cheap encoders (motion, loudness, faces' cascades, people's HOG, the VAD) are built per camera.
 
 :class:`ModelPool.encoders(config)` builds one camera's encoders, in lane order, from the shared pool.
@@ -148,11 +149,7 @@ class ModelPool:
         self.detector_workers = max(1, detector_workers)
         self.detectors: dict[tuple, BatchingDetector] = {}
         self.yamnets: dict[tuple, LockedModel] = {}
-        self._loaded: dict[tuple, Any] = {}
         self._lock = threading.RLock()
-        self._saved: tuple | None = None
-        if shared:
-            self._share_loaders()
 
     def detector(self, section: Any) -> Any:
         from ..encode.video._ssd import SsdDetector
@@ -183,30 +180,6 @@ class ModelPool:
                 self.yamnets[()] = LockedModel(YamNet())
             return self.yamnets[()]
 
-    def _memo(self, loader: Callable[..., Any]) -> Callable[..., Any]:
-        def load(*args: Any, **kwargs: Any) -> Any:
-            key = (loader.__name__, args, tuple(sorted(kwargs.items())))
-            with self._lock:
-                if key not in self._loaded:
-                    self._loaded[key] = loader(*args, **kwargs)
-                return self._loaded[key]
-        return load
-
-    def _share_loaders(self) -> None:
-        """For the pool's life: Whisper and the sentence model load once per setting (the sentence
-        model loads lazily, at its first use, so this cannot be limited to building)."""
-        from ..encode.text import asr, embed
-
-        self._saved = (asr.load_whisper, embed.load_sentence_model)
-        asr.load_whisper, embed.load_sentence_model = self._memo(self._saved[0]), self._memo(self._saved[1])
-
-    def _restore_loaders(self) -> None:
-        from ..encode.text import asr, embed
-
-        if self._saved is not None:
-            asr.load_whisper, embed.load_sentence_model = self._saved
-            self._saved = None
-
     def encoders(self, config: EncodersConfig) -> list[Any]:
         """One camera's encoders, in lane order, with the pool's shared models inside."""
         out = []
@@ -225,7 +198,6 @@ class ModelPool:
                 "sounds_lock_wait_seconds": round(sum(m.wait_seconds for m in self.yamnets.values()), 3)}
 
     def close(self) -> None:
-        self._restore_loaders()
         for d in self.detectors.values():
             d.close()
 

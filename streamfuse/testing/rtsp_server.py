@@ -5,8 +5,9 @@ Run with the *system* Python (``/usr/bin/python3``, which has ``gi``; packages
 
     /usr/bin/python3 streamfuse/testing/rtsp_server.py PORT [USER PASSWORD]   # a path: no package import
 
-It serves ``/cam1`` (a bouncing ball on black, 25 fps) and ``/cam2`` (the same at 10 fps, a
-different pattern colour), 320x240 Motion-JPEG over RTP, over TCP or UDP as the client asks; with
+It serves four cameras, each a moving ball on black of its own colour, motion and tick rate:
+``/cam1`` (red, wavy, 25 fps), ``/cam2`` (green, wavy, 10 fps), ``/cam3`` (blue, sweeping, 5 fps)
+and ``/cam4`` (white, sweeping horizontally, 2 fps), 320x240 Motion-JPEG over RTP, over TCP or UDP as the client asks; with
 USER and PASSWORD, basic authentication is required. It prints ``ready`` once listening. This
 module imports nothing from streamfuse, so it runs outside the project's environment.
 """
@@ -30,10 +31,11 @@ def main(argv: list[str]) -> int:
     server.set_address("127.0.0.1")
     server.set_service(port)
     mounts = server.get_mount_points()
-    for name, fps, colour in (("cam1", 25, "0xffff0000"), ("cam2", 10, "0xff00ff00")):
+    for name, fps, colour, motion in (("cam1", 25, "0xffff0000", "wavy"), ("cam2", 10, "0xff00ff00", "wavy"),
+                                      ("cam3", 5, "0xff0000ff", "sweep"), ("cam4", 2, "0xffffffff", "hsweep")):
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(
-            f"( videotestsrc is-live=true pattern=ball foreground-color={colour} "
+            f"( videotestsrc is-live=true pattern=ball motion={motion} foreground-color={colour} "
             f"! video/x-raw,width=320,height=240,framerate={fps}/1 ! videoconvert ! video/x-raw,format=I420 ! jpegenc quality=85 ! rtpjpegpay name=pay0 pt=26 )")
         factory.set_shared(True)
         if user:

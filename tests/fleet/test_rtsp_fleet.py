@@ -1,4 +1,4 @@
-"""Two cameras from one real RTSP server (Debian's gst-rtsp-server), one over TCP and one over UDP,
+"""Four cameras from one real RTSP server, told apart by their tick rates; two cameras from it (Debian's gst-rtsp-server), one over TCP and one over UDP,
 with a user and password: events flow under each camera's name, the server is stopped and started
 again mid-stream, both reconnect with media time running on, and the password is nowhere.
 
@@ -91,3 +91,30 @@ def test_two_rtsp_cameras_tcp_and_udp_with_a_password_survive_a_server_restart(l
         assert max(e["data"]["end"] for e in of(name, "motion")) > lost_at[name]
     text = json.dumps(list_sink.events) + repr(statuses) + scrape
     assert "hunter2" not in text
+
+
+def test_four_rtsp_cameras_from_one_server_each_get_their_own_stream(list_sink):
+    """cam1-cam4 tick at 25, 10, 5 and 2 frames a second: each camera's frame count over the same
+    time must follow its own stream's rate (no camera is fed another's frames), and all report motion."""
+    port = _free_port()
+    server = _serve(port)
+    sink = list_sink
+    rates = {"cam1": 25, "cam2": 10, "cam3": 5, "cam4": 2}
+    url = f"rtsp://admin:hunter2@127.0.0.1:{port}"
+    fleet = Fleet([sink])
+    try:
+        # decode.fps=0: every frame is analysed, so the counts show the streams' own rates
+        fleet.start([camera(f"view-{n}", f"{url}/{n}", shared_data("decode.fps=0")) for n in rates])
+        assert sink.wait_for(lambda evs: {e["source"] for e in evs if e["type"] == "streamfuse.motion"}
+                             == {f"streamfuse://view-{n}" for n in rates}, 40)
+        before = {n: fleet.health()[f"view-{n}"]["frames_in"] for n in rates}
+        t0 = time.monotonic()
+        time.sleep(4.0)
+        elapsed = time.monotonic() - t0
+        after = {n: fleet.health()[f"view-{n}"]["frames_in"] for n in rates}
+    finally:
+        fleet.stop()
+        _stop(server)
+    for n, fps in rates.items():
+        measured = (after[n] - before[n]) / elapsed
+        assert 0.7 * fps <= measured <= 1.3 * fps + 1, (n, measured)
