@@ -278,6 +278,7 @@ class LiveReader:
         self._end = Fraction(0)  # media time up to which everything has been delivered
         self._closed: set[str] = set()
         self._lost_at: float | None = None
+        self._pumped = True  # whether the current report is already in decode_errors
 
     # -- control ------------------------------------------------------------------------------
 
@@ -306,6 +307,12 @@ class LiveReader:
     @property
     def stopped(self) -> bool:
         return self._stop.is_set()
+
+    @property
+    def decode_errors_total(self) -> int:
+        """Packets that failed to decode, over every connection so far (the current one included)."""
+        current = self.report.decode_errors if self.report is not None and not self._pumped else 0
+        return self.decode_errors + current
 
     def backoff(self, failures: int) -> float:
         """Seconds to wait before the next attempt after ``failures`` failed ones (0: right after a loss)."""
@@ -385,6 +392,7 @@ class LiveReader:
         offset, samples = Fraction(0), 0
         watch = conn.watch
         self.report = conn.report
+        self._pumped = False
         try:
             for item in conn.demuxer:
                 now = self.clock()
@@ -420,4 +428,5 @@ class LiveReader:
         finally:
             self.frames_decoded += conn.report.frames_decoded
             self.decode_errors += conn.report.decode_errors
+            self._pumped = True  # counted: decode_errors_total must not add it again
         return healthy, "the feed ended"

@@ -186,7 +186,7 @@ class Fleet:
         return {n: s.stats for n, s in self.finished.items() if s.stats is not None}
 
     def health(self) -> dict[str, dict[str, Any]]:
-        """Per camera: connected, frames in and dropped, reconnects, windows, last error."""
+        """Per camera: connected, frames in and dropped, reconnects, decode errors, windows, last error."""
         out = {}
         with self._lock:
             states = {**self.finished, **self.cameras}
@@ -198,6 +198,7 @@ class Fleet:
                 "connected": status is not None and status.kind == "connected",
                 "frames_in": stats.frames_in, "dropped": dict(stats.dropped),
                 "reconnects": stats.reconnects, "windows": stats.windows,
+                "decode_errors": st.pipeline.reader.decode_errors_total,
                 "events": sum(stats.events.values()),
                 "last_frame_age": (round(time.monotonic() - st.pipeline.last_frame_wall, 3)
                                    if st.pipeline.last_frame_wall is not None else None),
@@ -265,6 +266,7 @@ class _CameraCollector:
              ("streamfuse_camera_frames_in", "counter", "Decoded frames taken in, per camera", "frames_in"),
              ("streamfuse_camera_reconnects", "counter", "Reconnects, per camera", "reconnects"),
              ("streamfuse_camera_windows", "counter", "Windows fused, per camera", "windows"),
+             ("streamfuse_camera_decode_errors", "counter", "Packets that failed to decode, per camera", "decode_errors"),
              ("streamfuse_camera_last_frame_age_seconds", "gauge", "Seconds since the camera's last frame",
               "last_frame_age"))
 

@@ -3,6 +3,7 @@ do not hold the others, a reload adds a camera while the others keep their numbe
 
 from __future__ import annotations
 
+import re
 import time
 
 from streamfuse.fleet.config import camera
@@ -74,3 +75,35 @@ def test_a_reload_adds_a_camera_and_keeps_the_others_running(feed, list_sink):
     assert len(set(id_.rsplit("-", 2)[1] for id_ in a_ids)) == 1  # one run of cam-a: numbering kept
     seqs = [int(i.rsplit("-", 1)[1]) for i in a_ids]
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_a_camera_that_never_answers_delays_nobody_and_decode_errors_are_counted_per_camera(feed, list_sink):
+    import os
+    import socket
+
+    silent = socket.socket()  # accepts connections (the kernel does) and never sends a byte
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    a, b = feed("tcp"), feed("tcp")
+    data = shared_data()
+    fleet = Fleet([list_sink])
+    try:
+        t0 = time.monotonic()
+        fleet.start([camera("silent", f"tcp://127.0.0.1:{silent.getsockname()[1]}", data),
+                     camera("cam-a", a.url, data), camera("cam-b", b.url, data)])
+        assert list_sink.wait_for(lambda _: _motion_from(list_sink, "cam-a") and _motion_from(list_sink, "cam-b"), 20)
+        first_events = time.monotonic() - t0
+        assert not fleet.health()["silent"]["connected"]
+        for _ in range(20):  # random bytes inside camera b's TS byte stream
+            b.inject(os.urandom(8000))
+            time.sleep(0.05)
+        assert list_sink.wait_for(lambda _: fleet.health()["cam-b"]["decode_errors"] > 0, 10), fleet.health()
+        health = fleet.health()
+        scrape = fleet.metrics.render().decode()
+    finally:
+        fleet.stop()
+        silent.close()
+    assert first_events < 15  # not held by the silent camera's connect timeout and retries
+    assert health["cam-a"]["decode_errors"] == 0 and health["silent"]["frames_in"] == 0
+    counted = re.search(r'streamfuse_camera_decode_errors_total\{camera="cam-b"\} ([0-9.]+)', scrape)
+    assert counted and float(counted.group(1)) > 0
