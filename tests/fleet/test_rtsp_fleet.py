@@ -13,6 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import av
 import pytest
 
 from streamfuse.fleet.config import camera
@@ -58,7 +59,7 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(10)
 
 
-def test_two_rtsp_cameras_tcp_and_udp_with_a_password_survive_a_server_restart(list_sink):
+def test_two_rtsp_cameras_tcp_and_udp_with_a_password_survive_a_server_restart(list_sink, tmp_path):
     port = _free_port()
     server = _serve(port)
     url = f"rtsp://admin:hunter2@127.0.0.1:{port}"
@@ -70,7 +71,9 @@ def test_two_rtsp_cameras_tcp_and_udp_with_a_password_survive_a_server_restart(l
         return [e for e in list_sink.events if e["source"] == f"streamfuse://{name}" and e["type"] == f"streamfuse.{kind}"]
 
     try:
-        fleet.start([camera("tcp-cam", f"{url}/cam1", data),
+        # the TCP camera also keeps clips of its motion (Motion-JPEG over RTP, copied into the clip)
+        fleet.start([camera("tcp-cam", {"url": f"{url}/cam1", "clips": {"dir": str(tmp_path), "pre": 1, "post": 1,
+                                                                      "types": ["motion"]}}, data),
                      camera("udp-cam", {"url": f"{url}/cam2", "live": {"rtsp_transport": "udp"}}, data)])
         assert list_sink.wait_for(lambda _: of("tcp-cam", "motion") and of("udp-cam", "motion"), 30), statuses
         _stop(server)
@@ -91,6 +94,11 @@ def test_two_rtsp_cameras_tcp_and_udp_with_a_password_survive_a_server_restart(l
         assert max(e["data"]["end"] for e in of(name, "motion")) > lost_at[name]
     text = json.dumps(list_sink.events) + repr(statuses) + scrape
     assert "hunter2" not in text
+    clips = sorted((tmp_path / "tcp-cam").iterdir())
+    assert clips and all(c.suffix in (".mp4", ".mkv") for c in clips)
+    with av.open(str(clips[0])) as c:
+        assert c.streams.video[0].codec_context.name == "mjpeg"
+        assert sum(1 for _ in c.decode(video=0)) >= 10  # 25 fps, at least a second of it
 
 
 def test_four_rtsp_cameras_from_one_server_each_get_their_own_stream(list_sink):

@@ -90,3 +90,19 @@ def test_the_event_server_serves_a_snapshot_at_the_url_its_event_names(tmp_path)
             assert r.headers["Content-Type"] == "image/jpeg" and r.read() == Path(shot["path"]).read_bytes()
     finally:
         server.close()
+
+
+def test_an_earlier_runs_files_count_toward_the_bound(tmp_path):
+    import os
+
+    from streamfuse.fleet.media_files import MediaFolder
+
+    folder = tmp_path / "cam"
+    folder.mkdir()
+    for i, name in enumerate(["a.jpg", "b.jpg", "c.jpg", "notes.txt"]):
+        (folder / name).write_bytes(b"x")
+        os.utime(folder / name, ns=(i * 10**9, i * 10**9))
+    files = MediaFolder(folder, 2, (".jpg",))
+    assert sorted(p.name for p in folder.iterdir()) == ["b.jpg", "c.jpg", "notes.txt"]  # oldest first; others kept
+    files.write("d.jpg", lambda tmp: open(tmp, "wb").write(b"y"))
+    assert sorted(p.name for p in folder.iterdir()) == ["c.jpg", "d.jpg", "notes.txt"]
