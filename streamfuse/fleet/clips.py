@@ -33,6 +33,8 @@ from typing import Any
 
 import av
 
+from ..config.base import Section, bounded
+from ..config.loader import build
 from ..errors import ConfigError
 from ..registry import event_kinds
 from .media_files import MediaFolder, file_name
@@ -42,51 +44,39 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class ClipsConfig:
+class ClipsConfig(Section):
     dir: str
-    pre: float = 5.0
-    post: float = 5.0
-    max_files: int = 100
-    lag: float = 30.0  # how far (media seconds) event processing may trail the reader and still get its pre-roll
+    pre: float = bounded(5.0, 0.0, 60.0, doc="seconds of media before the event's start")
+    post: float = bounded(5.0, 0.0, 60.0, doc="seconds of media after the event's start")
+    max_files: int = bounded(100, 1, None, doc="clips kept per camera, the oldest removed first")
+    lag: float = bounded(30.0, 0.0, 600.0,
+                         doc="how far (media seconds) event processing may trail the reader and still get its pre-roll")
     types: tuple[str, ...] = ()  # event types that get a clip (e.g. motion); empty: objects, faces, fused events
+
+    def check(self) -> None:
+        if self.pre + self.post <= 0:
+            raise ConfigError("pre + post must be above 0 seconds")
+        known = event_kinds()
+        for t in self.types:
+            if t.removeprefix("streamfuse.") not in known:
+                raise ConfigError(f"types: {t!r} is not an event type; known: {', '.join(sorted(known))}")
+        object.__setattr__(self, "types", tuple(f"streamfuse.{t.removeprefix('streamfuse.')}" for t in self.types))
 
     @classmethod
     def parse(cls, spec: Any, default_dir: str | None, where: str = "clips") -> "ClipsConfig | None":
+        """``None``/``false``: none; ``true``: the defaults; a folder; or a mapping. Without ``dir``
+        the clips go to ``default_dir`` (the snapshots' folder)."""
         if spec in (None, False):
             return None
-        if spec is True:
-            spec = {}
-        if isinstance(spec, str):
-            spec = {"dir": spec}
+        spec = {} if spec is True else {"dir": spec} if isinstance(spec, str) else spec
         if not isinstance(spec, dict):
             raise ConfigError(f"{where}: expected true, a folder, or a mapping with pre:, post:, max_files:, dir:")
-        unknown = set(spec) - {"dir", "pre", "post", "max_files", "lag", "types"}
-        if unknown:
-            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}; known: dir, pre, post, max_files, lag, types")
-        spec = dict(spec)
-        types = spec.get("types") or ()
-        if isinstance(types, str):
-            types = (types,)
-        if not isinstance(types, (list, tuple)) or not all(isinstance(t, str) for t in types):
-            raise ConfigError(f"{where}.types: expected a list of event types, e.g. [object, person, motion]")
-        known = event_kinds()
-        for t in types:
-            if t.removeprefix("streamfuse.") not in known:
-                raise ConfigError(f"{where}.types: {t!r} is not an event type; known: {', '.join(sorted(known))}")
-        spec["types"] = tuple(f"streamfuse.{t.removeprefix('streamfuse.')}" for t in types)
-        spec.setdefault("dir", default_dir)
+        spec = {"dir": default_dir, **spec}
         if not isinstance(spec["dir"], str):
             raise ConfigError(f"{where}.dir: give a folder for the clips (or set snapshots.dir, which they then share)")
-        out = cls(**spec)
-        for key, hi in (("pre", 60), ("post", 60), ("lag", 600)):
-            value = getattr(out, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= hi:
-                raise ConfigError(f"{where}.{key}: {value!r} must be seconds from 0 to {hi}")
-        if out.pre + out.post <= 0:
-            raise ConfigError(f"{where}: pre + post must be above 0 seconds")
-        if isinstance(out.max_files, bool) or not isinstance(out.max_files, int) or out.max_files < 1:
-            raise ConfigError(f"{where}.max_files: {out.max_files!r} must be a whole number >= 1")
-        return out
+        if isinstance(spec.get("types"), (str, list)):
+            spec["types"] = tuple([spec["types"]] if isinstance(spec["types"], str) else spec["types"])
+        return build(cls, spec, where)
 
 
 @dataclass

@@ -22,37 +22,31 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..config.base import Section, bounded
+from ..config.loader import build
 from ..errors import ConfigError
 from .media_files import MediaFolder, file_name
 from .zones import TRACKED_TYPES
 
 
 @dataclass(frozen=True)
-class SnapshotsConfig:
+class SnapshotsConfig(Section):
     dir: str
-    max_files: int = 1000
-    quality: int = 90
-    keep_seconds: float = 6.0
+    max_files: int = bounded(1000, 1, None, doc="snapshots kept per camera, the oldest removed first")
+    quality: int = bounded(90, 1, 100, doc="JPEG quality")
+    keep_seconds: float = bounded(6.0, 0.0, 60.0, lo_open=True,
+                                  doc="media seconds of decoded frames held for events that arrive after their frame")
 
     @classmethod
     def parse(cls, spec: Any, where: str = "snapshots") -> "SnapshotsConfig | None":
+        """``None``/``false``: none; a folder; or a mapping with ``dir`` and optional keys."""
         if spec in (None, False):
             return None
         if isinstance(spec, str):
             spec = {"dir": spec}
         if not isinstance(spec, dict) or not isinstance(spec.get("dir"), str):
             raise ConfigError(f"{where}: expected a folder, or a mapping with dir: and optional max_files:, quality:")
-        unknown = set(spec) - {"dir", "max_files", "quality", "keep_seconds"}
-        if unknown:
-            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}; known: dir, max_files, quality, keep_seconds")
-        out = cls(**spec)
-        if not (isinstance(out.max_files, int) and out.max_files >= 1):
-            raise ConfigError(f"{where}.max_files: {out.max_files!r} must be a whole number >= 1")
-        if not (isinstance(out.quality, int) and 1 <= out.quality <= 100):
-            raise ConfigError(f"{where}.quality: {out.quality!r} must be between 1 and 100")
-        if not (isinstance(out.keep_seconds, (int, float)) and 0 < out.keep_seconds <= 60):
-            raise ConfigError(f"{where}.keep_seconds: {out.keep_seconds!r} must be above 0 and at most 60")
-        return out
+        return build(cls, spec, where)
 
 
 #: the types whose start frame is kept (tracked types keep their best frame instead)

@@ -49,7 +49,7 @@ def _get(url: str) -> tuple[int, bytes]:
 
 def test_bad_clip_settings_are_one_line():
     for spec, needle in [({"pre": -1}, "clips.pre"), ({"types": ["motoin"]}, "'motoin' is not an event type"),
-                         ({"max_files": 0}, "clips.max_files"), ({"length": 3}, "unknown key 'length'"),
+                         ({"max_files": 0}, "clips.max_files"), ({"length": 3}, "unknown config key 'clips.length'"),
                          ({"pre": 0, "post": 0}, "pre \\+ post")]:
         with pytest.raises(ConfigError, match=needle):
             ClipsConfig.parse(spec, "out")

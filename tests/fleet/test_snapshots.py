@@ -17,7 +17,7 @@ MEDIA = Path(__file__).resolve().parents[2] / ".." / "shared" / "media"
 
 def test_bad_snapshot_settings_are_one_line():
     for spec, needle in [({"dir": "x", "max_files": 0}, "max_files"), ({"folder": "x"}, "expected a folder"),
-                         ({"dir": "x", "colour": 1}, "unknown key 'colour'")]:
+                         ({"dir": "x", "colour": 1}, "unknown config key 'snapshots.colour'")]:
         with pytest.raises(ConfigError, match=needle):
             SnapshotsConfig.parse(spec)
 
