@@ -97,13 +97,16 @@ class PacketTap(Protocol):
     """Sees a feed's compressed packets as they are read, before decoding (e.g. to keep clips).
 
     ``opened(number, container)`` is called for every connection when its input is open;
-    ``packet(packet)`` for every packet that connection reads. Both run on the reader's thread and
-    must be quick; an exception from them ends nothing (it is logged once per connection).
+    ``packet(packet)`` for every packet that connection reads; ``closed(number)`` when it has
+    ended. All run on the reader's thread and must be quick; an exception from them ends nothing
+    (it is logged once per connection).
     """
 
     def opened(self, number: int, container) -> None: ...
 
     def packet(self, packet) -> None: ...
+
+    def closed(self, number: int) -> None: ...
 
 
 class _Interrupted(Exception):
@@ -429,4 +432,6 @@ class LiveReader:
             self.frames_decoded += conn.report.frames_decoded
             self.decode_errors += conn.report.decode_errors
             self._pumped = True  # counted: decode_errors_total must not add it again
+            if self.tap is not None:
+                _tapped(self.tap.closed, conn.number)
         return healthy, "the feed ended"

@@ -41,6 +41,8 @@ from .media_files import MediaFolder, file_name
 from .snapshots import wants_frame
 
 log = logging.getLogger(__name__)
+#: the most compressed video one camera's ring holds, whatever its bit rate (about 2 minutes at 4 Mbit/s)
+MAX_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -105,16 +107,26 @@ class _Connection:
         self._holder = av.open(io.BytesIO(), "w", format="matroska")  # never written: holds a copy of codecpar
         self.template = self._holder.add_stream_from_template(stream)
         self.packets: deque[_Packet] = deque()
+        self.bytes = 0
         self.offset: Fraction | None = None  # media time - stream time, once a decoded frame shows it
         self.suffix, self.format = (".mp4", "mp4") if _mp4_takes(self.template) else (".mkv", "matroska")
 
     def media(self, pts: int) -> Fraction | None:
         return None if self.offset is None else pts * self.time_base + self.offset
 
+    def add(self, packet: _Packet, keep: Fraction) -> None:
+        """Hold ``packet``; forget what is more than ``keep`` seconds older than it, and the oldest
+        beyond :data:`MAX_BYTES` (also when timestamps jump back, which a camera's may)."""
+        self.packets.append(packet)
+        self.bytes += len(packet.data)
+        newest = packet.pts * self.time_base
+        while self.packets and (newest - self.packets[0].pts * self.time_base > keep or self.bytes > MAX_BYTES):
+            self.bytes -= len(self.packets.popleft().data)
+
 
 class ClipRecorder:
-    """The clips of one camera (see the module docstring). ``opened`` and ``packet`` come from the
-    reader's thread; ``frame``, ``__call__`` and ``close`` from the camera's processing thread."""
+    """The clips of one camera (see the module docstring). ``opened``, ``packet`` and ``closed`` come
+    from the reader's thread; ``frame``, ``__call__`` and ``close`` from the camera's processing thread."""
 
     def __init__(self, config: ClipsConfig, camera: str, url: str | None = None) -> None:
         self.config = config
@@ -145,13 +157,17 @@ class ClipRecorder:
         if conn is None or packet.stream.index != self._stream_index or packet.size == 0 or packet.pts is None:
             return
         with self._lock:
-            conn.packets.append(_Packet(bytes(packet), packet.pts, packet.dts, packet.is_keyframe,
-                                        packet.duration or 0))
-            newest = conn.packets[-1].pts * conn.time_base
-            while conn.packets and newest - conn.packets[0].pts * conn.time_base > self._keep:
-                conn.packets.popleft()
+            conn.add(_Packet(bytes(packet), packet.pts, packet.dts, packet.is_keyframe, packet.duration or 0),
+                     self._keep)
             if self._pending:
                 self._write_due()
+
+    def closed(self, number: int) -> None:
+        """Connection ``number`` ended: its pending clips are written with what it delivered."""
+        with self._lock:
+            if self._conn is not None and self._conn.number == number:
+                self._write_due(everything=True)
+                self._conn = None
 
     # -- the pipeline's side -------------------------------------------------------------------
 
@@ -185,7 +201,7 @@ class ClipRecorder:
             self._asked.clear()  # bounded; event ids are never reused
 
     def close(self) -> None:
-        """Write what is pending with what the ring holds (the feed ended or the camera stops)."""
+        """Write what is pending with what the ring holds (the camera stops)."""
         with self._lock:
             self._write_due(everything=True)
             self._conn = None
@@ -219,7 +235,8 @@ class ClipRecorder:
         first = starts[-1] if starts else next((i for i, p in enumerate(packets) if p.key), None)
         if first is None:
             return
-        chosen = [p for p, t in zip(packets[first:], times[first:]) if t < request.end]
+        # cut in decoding order (dts), so no picture at the end loses a frame it refers to
+        chosen = [p for p in packets[first:] if conn.media(p.dts if p.dts is not None else p.pts) < request.end]
         if not chosen:
             return
         self.files.write(file_name(request.key, conn.suffix), lambda tmp: _mux(tmp, conn.format, conn, chosen))

@@ -26,7 +26,6 @@ from ..config.loader import as_dict
 from ..runtime.live import LivePipeline, LiveStats
 from ..serve.metrics import Metrics
 from .config import Camera
-from ..decode.live import SourceStatus
 from ..decode.payloads import Thumbnail, VideoFrame
 from .shared import ModelPool
 from .masks import Masker
@@ -96,8 +95,6 @@ class CameraPipeline(LivePipeline):
                 self.snapshots.see(float(item.time), item.image)
             if self.clips is not None:
                 self.clips.frame(arrival.connection, item.time, item.pts, item.time_base)
-        elif isinstance(item, SourceStatus) and item.kind == "lost" and self.clips is not None:
-            self.clips.close()  # the connection's pending clips end at the loss
         super()._take(arrival)
 
     def _zone_event(self, type_: str, at: float, label: str, evidence: dict[str, Any]) -> dict[str, Any]:

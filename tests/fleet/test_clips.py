@@ -4,6 +4,7 @@ the event server from the cameras' folders only."""
 from __future__ import annotations
 
 import re
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -105,3 +106,26 @@ def test_a_flash_gets_a_clip_of_the_feeds_own_packets_around_it_served_by_the_ev
     assert PRE + POST - 0.1 <= span <= PRE + POST + 0.5 + 0.1  # may begin up to a keyframe interval early
     bright = [t - frames[0][0] for t, img in frames if img.mean() > 200]
     assert bright and PRE - 0.05 <= bright[0] <= PRE + 0.5 + 0.05  # the flash, about PRE seconds in
+
+
+def test_a_clip_whose_feed_drops_ends_at_the_drop_and_is_written_then(feed, list_sink, tmp_path):
+    source = feed("tcp", codec="libx264", gop=12, flashes=(1.0,))
+    post = 4.0  # longer than the feed will run past the flash
+    cam = camera("cam", source.url, shared_data(), clips={"dir": str(tmp_path), "pre": 0.5, "post": post,
+                                                          "types": ["flash"]})
+    fleet = Fleet([list_sink])
+    try:
+        fleet.start([cam])
+        assert list_sink.wait_for(lambda _: _flashes(list_sink), 30)
+        source.stop()
+        assert list_sink.wait_for(lambda evs: any(e["type"] == "streamfuse.source.lost" for e in evs), 10)
+        clip = Path(_flashes(list_sink)[0]["data"]["evidence"]["clip"]["path"])
+        deadline = time.monotonic() + 5
+        while not clip.is_file() and time.monotonic() < deadline:  # written by the reader as the connection ends
+            time.sleep(0.1)
+        assert clip.is_file()
+    finally:
+        fleet.stop()
+    with av.open(str(clip)) as c:
+        times = [float(f.time) for f in c.decode(video=0)]
+    assert 0.5 < times[-1] - times[0] < 0.5 + post - 0.5  # it holds what came before the drop, not post seconds
