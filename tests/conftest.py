@@ -42,11 +42,39 @@ def make(clip_dir):
     return _make
 
 
+_RAY_SESSION = dict(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     """Ray, started once for the whole test session (ray.init costs seconds and ~700 MB)."""
     ray = pytest.importorskip("ray")
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(**_RAY_SESSION)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A Ray cluster of three 1-CPU nodes on this machine (``cluster.head_node`` and two in
+    ``cluster.worker_nodes``; ~700 MB each), joined by this process for the module. A session Ray
+    started before is stopped meanwhile and started again after, so the tests that use it still do."""
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    had_session = ray.is_initialized()
+    if had_session:
+        ray.shutdown()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        for _ in range(2):
+            cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+        if had_session:
+            ray.init(**_RAY_SESSION)

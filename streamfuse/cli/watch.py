@@ -1,5 +1,8 @@
 """``streamfuse watch URL [--serve HOST:PORT] [--sink URI]... [-c CONFIG] [--set key=value]... [--token T]``
 
+(``streamfuse watch -c cameras.yaml [--runtime ray] [--address RAY] ...`` watches a camera fleet: see
+:mod:`streamfuse.fleet.cli`.)
+
 Runs a live feed through the pipeline until SIGINT or SIGTERM; events go to the live server (with
 ``--serve``) and to every sink. Status goes to stderr: where it serves, one line per connect, loss
 and failed reconnect attempt, and a summary at the end. Bad usage, a bad URL, an unreachable feed or
@@ -33,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", default=None, metavar="T",
                    help="bearer token the server requires (default $STREAMFUSE_TOKEN); needed to serve "
                         "on a non-loopback address")
+    p.add_argument("--runtime", choices=["local", "ray"], default=None,
+                   help="where a -c cameras.yaml fleet runs: local (this process, the default) or ray "
+                        "(its cameras spread over the Ray cluster's nodes)")
+    p.add_argument("--address", default=None, metavar="RAY",
+                   help="join this Ray cluster (implies --runtime ray), e.g. ray://head:10001 or auto")
     _add_config_args(p)
     return p
 
@@ -103,6 +111,9 @@ def run_watch_cli(argv: list[str]) -> int:
             raise ConfigError(f"{args.url}: give either a URL or a config file with cameras:, not both")
         from ..fleet.cli import run_fleet_cli
         return run_fleet_cli(args)
+    if args.runtime == "ray" or args.address:
+        raise ConfigError("--runtime ray spreads the cameras of a fleet (-c cameras.yaml with a cameras: "
+                          "section) over a Ray cluster; one URL is watched in this process")
     config = load_config(args.config, args.sets)
     source = live_source(args.url)
     address = parse_host_port(args.serve) if args.serve else None

@@ -5,6 +5,10 @@ server, one set of sinks, the heavy models loaded once. Status lines name the ca
 files are re-read when they change (checked every second) or on SIGHUP: added cameras start,
 removed ones stop, changed ones restart, the others keep running; a config with a mistake is
 reported in one line and the running cameras are kept. SIGINT/SIGTERM stop every camera.
+
+With ``--runtime ray`` (or ``--address RAY``, or ``runtime.kind: ray`` in the config) the cameras
+run on the nodes of a Ray cluster instead (see :mod:`.ray_fleet`); events, sinks, the event server
+and reloads stay here, and a camera whose node is lost is started on another one.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ def run_fleet_cli(args) -> int:
     def on_error(name: str, exc: BaseException) -> None:
         _say(f"camera {name} stopped: {exc}; the other cameras keep running")
 
+    runtime = getattr(args, "runtime", None) or ("ray" if getattr(args, "address", None) else shared.runtime.kind)
     fleet = None
     try:
         for uri in args.sink:
@@ -64,8 +69,19 @@ def run_fleet_cli(args) -> int:
             sinks.insert(0, server)
             _say(f"serving events on {server.url}/events (SSE) and {server.url.replace('http', 'ws', 1)}/ws; "
                  f"metrics on {server.url}/metrics")
-        fleet = Fleet(sinks, metrics=metrics, on_status=on_status, on_error=on_error,
-                      media_url=f"{sinks[0].url}/media" if address is not None else None, **settings)
+        media_url = f"{sinks[0].url}/media" if address is not None else None
+        if runtime == "ray":
+            from .ray_fleet import RayFleet
+
+            def on_move(name: str, was: str, now: str) -> None:
+                _say(f"camera {name} moved from node {was} to node {now}")
+
+            fleet = RayFleet(sinks, address=getattr(args, "address", None) or shared.runtime.ray_address,
+                             metrics=metrics, on_status=on_status, on_error=on_error, on_move=on_move,
+                             media_url=media_url, **settings)
+        else:
+            fleet = Fleet(sinks, metrics=metrics, on_status=on_status, on_error=on_error, media_url=media_url,
+                          **settings)
         if address is not None:
             sinks[0].health_extra = lambda: {"cameras": fleet.health() if fleet is not None else {}}
             sinks[0].media_folders = fleet.media_folders  # snapshots and clips, served from there only
@@ -76,7 +92,13 @@ def run_fleet_cli(args) -> int:
 
         start(cameras)
         fleet.start(cameras)
-        _say(f"watching {len(cameras)} cameras ({', '.join(c.name for c in cameras)}); stop with Ctrl-C")
+        if runtime == "ray":
+            where = fleet.where()
+            _say(f"watching {len(cameras)} cameras on {len(set(where.values()) - {None})} Ray nodes ("
+                 + ", ".join(f"{name} on {node or 'no node yet'}" for name, node in where.items())
+                 + "); stop with Ctrl-C")
+        else:
+            _say(f"watching {len(cameras)} cameras ({', '.join(c.name for c in cameras)}); stop with Ctrl-C")
         stop = threading.Event()
         hup = threading.Event()
         old_hup = signal.signal(signal.SIGHUP, lambda *_: hup.set()) \

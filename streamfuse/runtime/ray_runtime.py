@@ -91,6 +91,24 @@ class _FuseActor:
         return self.stage(window, list(features))
 
 
+def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Start Ray here, or join the cluster at ``address`` (``auto``, ``ray://head:10001``), unless Ray is
+    already initialised; True when this call did it (then the caller ends it with :func:`shutdown_ray`).
+    Workers' logs reach the terminal only with ``-v``."""
+    if ray.is_initialized():
+        return False
+    verbose = logging.getLogger("streamfuse").getEffectiveLevel() <= logging.INFO
+    ray.init(address=address, num_cpus=num_cpus, include_dashboard=False, log_to_driver=verbose,
+             configure_logging=False)
+    return True
+
+
+def shutdown_ray(owned: bool) -> None:
+    """End Ray if :func:`init_ray` started it (``owned``); a Ray someone else started is left running."""
+    if owned and ray.is_initialized():
+        ray.shutdown()
+
+
 def _unwrap(exc: ray.exceptions.RayTaskError, stage: str) -> Exception:
     cause = getattr(exc, "cause", None)
     if isinstance(cause, StreamfuseError) and not isinstance(cause, StageError):
@@ -129,11 +147,7 @@ class RayRuntime:
         self._pools: dict[tuple, _Pool] = {}  # encoder pools, kept across sources (models load once)
         self._fuse: Any = None
         self._sources = 0
-        self._owns_ray = not ray.is_initialized()
-        if self._owns_ray:
-            verbose = logging.getLogger("streamfuse").getEffectiveLevel() <= logging.INFO
-            ray.init(address=address, num_cpus=num_cpus, include_dashboard=False, log_to_driver=verbose,
-                     configure_logging=False)
+        self._owns_ray = init_ray(address, num_cpus)
 
     # -- resources -------------------------------------------------------------------------------
 
@@ -273,8 +287,7 @@ class RayRuntime:
 
     def close(self) -> None:
         self._kill_pools()
-        if self._owns_ray and ray.is_initialized():
-            ray.shutdown()
+        shutdown_ray(self._owns_ray)
 
 
-__all__ = ["RayRuntime"]
+__all__ = ["RayRuntime", "init_ray", "shutdown_ray"]

@@ -1,0 +1,77 @@
+"""A fleet on a real Ray cluster of three nodes on this machine: two loopback cameras run on
+different nodes and their events reach the driver's sink under their names; when the node of one
+camera leaves the cluster, that camera connects again from another node while the other camera
+never stops."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from streamfuse.fleet.config import camera
+
+from .conftest import shared_data
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+
+def _of(sink, name: str, short_type: str) -> list[dict]:
+    return [e for e in sink.events if e["source"] == f"streamfuse://{name}" and e["type"] == f"streamfuse.{short_type}"]
+
+
+def _seqs(sink, name: str) -> list[int]:
+    return [int(e["id"].rsplit("-", 1)[1]) for e in sink.events if e["source"] == f"streamfuse://{name}"]
+
+
+def test_cameras_spread_over_nodes_and_a_lost_nodes_camera_moves(ray_cluster, feed, list_sink):
+    import ray
+
+    from streamfuse.fleet.ray_fleet import RayFleet
+
+    a, b = feed("tcp"), feed("tcp")
+    data = shared_data()
+    cameras = [camera("cam-a", a.url, data), camera("cam-b", b.url, data)]
+    assert [pickle.loads(pickle.dumps(c)) for c in cameras] == cameras  # they travel to the nodes as they are
+    moves: list[tuple[str, str, str]] = []
+    fleet = RayFleet([list_sink], on_move=lambda *move: moves.append(move))
+    try:
+        fleet.start(cameras)
+        node_of = {name: node for node in fleet.nodes.values() for name in node.cameras}
+        assert node_of["cam-a"].id != node_of["cam-b"].id
+        for node in node_of.values():  # each node's fleet really runs on its node
+            assert ray.get(node.actor.node_id.remote(), timeout=30) == node.id
+        assert list_sink.wait_for(lambda _: _of(list_sink, "cam-a", "motion") and _of(list_sink, "cam-b", "motion"),
+                                  40), [e["type"] for e in list_sink.events]
+        health = fleet.health()
+        assert health["cam-a"]["connected"] and health["cam-b"]["connected"]
+        assert health["cam-a"]["frames_in"] > 0 and health["cam-b"]["frames_in"] > 0
+        assert {health[n]["node"] for n in ("cam-a", "cam-b")} == {node_of["cam-a"].label, node_of["cam-b"].label}
+
+        # the head node cannot leave: take away the worker node of one camera
+        workers = {n.node_id: n for n in ray_cluster.worker_nodes}
+        moved = next(name for name in ("cam-a", "cam-b") if node_of[name].id in workers)
+        other = "cam-b" if moved == "cam-a" else "cam-a"
+        other_before = len(_of(list_sink, other, "motion"))
+        ray_cluster.remove_node(workers[node_of[moved].id])
+
+        assert list_sink.wait_for(lambda _: len(_of(list_sink, moved, "source.connected")) >= 2, 30), moves
+        again = _of(list_sink, moved, "source.connected")[1]
+        assert list_sink.wait_for(lambda evs: any(e["source"] == f"streamfuse://{moved}" and e["type"] == "streamfuse.motion"
+                                                  and evs.index(e) > evs.index(again) for e in evs), 20)
+        assert list_sink.wait_for(lambda _: len(_of(list_sink, other, "motion")) > other_before, 15)
+        assert len(moves) == 1
+        name, was, now = moves[0]
+        assert name == moved and was == node_of[moved].label and now not in (was, None)
+        health = fleet.health()
+        assert health[moved]["node"] == now and health[moved]["connected"] and health[other]["connected"]
+    finally:
+        stats = fleet.stop()
+    assert set(stats) == {"cam-a", "cam-b"}
+    assert {e["source"] for e in list_sink.events} == {"streamfuse://cam-a", "streamfuse://cam-b"}
+    # the other camera never stopped: connected once, never lost, every event of its one run in order
+    assert len(_of(list_sink, other, "source.connected")) == 1 and not _of(list_sink, other, "source.lost")
+    assert _seqs(list_sink, other) == list(range(1, len(_seqs(list_sink, other)) + 1))
+    # the moved camera: a first run on its lost node, then a fresh run (numbered from 1) elsewhere
+    runs = [e["id"].rsplit("-", 2)[1] for e in list_sink.events if e["source"] == f"streamfuse://{moved}"]
+    assert len(set(runs)) == 2
