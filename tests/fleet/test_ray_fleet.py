@@ -75,3 +75,53 @@ def test_cameras_spread_over_nodes_and_a_lost_nodes_camera_moves(ray_cluster, fe
     # the moved camera: a first run on its lost node, then a fresh run (numbered from 1) elsewhere
     runs = [e["id"].rsplit("-", 2)[1] for e in list_sink.events if e["source"] == f"streamfuse://{moved}"]
     assert len(set(runs)) == 2
+
+
+def test_watch_a_fleet_on_a_ray_cluster_from_the_command_line(ray_cluster, feed, tmp_path):
+    import json
+    import signal
+
+    from live.test_watch_cli import _Watch
+
+    from .conftest import MOTION_ONLY
+
+    a, b = feed("tcp"), feed("tcp")
+    config = tmp_path / "cameras.yaml"
+    config.write_text(f"cameras:\n  front: {a.url}\n  back: {b.url}\n")
+    out = tmp_path / "events.jsonl"
+    watch = _Watch("-c", str(config), "--address", ray_cluster.address, "--sink", str(out),
+                   *(x for s in MOTION_ONLY for x in ("--set", s)))
+
+    def motion_from() -> set[str]:
+        lines = out.read_text().splitlines() if out.exists() else []
+        return {e["source"] for e in map(json.loads, lines) if e["type"] == "streamfuse.motion"}
+
+    try:
+        assert watch.wait_for_line("watching 2 cameras on 2 Ray nodes", 40), watch.lines
+        assert watch.wait_for_line("connected to front", 20) and watch.wait_for_line("connected to back", 20), watch.lines
+        assert list_wait(lambda: motion_from() == {"streamfuse://front", "streamfuse://back"}, 30), watch.lines
+        code = watch.stop(signal.SIGINT)
+    finally:
+        watch.kill()
+    assert code == 0, watch.lines
+    assert not any("Traceback" in ln for ln in watch.lines), watch.lines
+    assert any(ln.startswith("streamfuse: stopped front:") for ln in watch.lines), watch.lines
+
+
+def test_one_url_on_ray_is_refused_in_one_line(capsys):
+    from streamfuse.cli.main import main
+
+    assert main(["watch", "tcp://127.0.0.1:9", "--runtime", "ray"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "-c cameras.yaml" in err[0], err
+
+
+def list_wait(predicate, timeout: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
