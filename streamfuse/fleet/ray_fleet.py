@@ -189,6 +189,7 @@ class RayFleet:
         self.nodes: dict[str, _Node] = {}
         self.cameras: dict[str, Camera] = {}  # every camera of the fleet, placed or waiting
         self.waiting: dict[str, Camera] = {}  # cameras no node could take yet
+        self._lost_from: dict[str, str] = {}  # cameras of a lost node not yet running elsewhere: its label
         self.stats: dict[str, Any] = {}
         self._sink_failures: dict[str, int] = {}
         self._lock = threading.RLock()
@@ -216,6 +217,7 @@ class RayFleet:
             touched: set[str] = set()
             for name in removed + changed:
                 self.waiting.pop(name, None)
+                self._lost_from.pop(name, None)
                 for node in self.nodes.values():
                     if name in node.cameras:
                         touched.add(node.id)
@@ -230,6 +232,7 @@ class RayFleet:
                 self.waiting[name] = new[name]
             touched |= self._place_waiting()
             refs = self._apply(touched)
+            self._report_moves()  # cameras of a lost node that waited for one
         _wait_applied(refs)  # a camera that cannot start (a model that does not load) fails here, as in one process
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="streamfuse-ray-fleet", daemon=True)
@@ -334,17 +337,24 @@ class RayFleet:
             moved = [name for name in node.cameras if name in self.cameras]
             for name in moved:
                 self.waiting[name] = node.cameras[name]
-            touched = self._place_waiting(exclude={nid})
-            self._apply(touched)
+                self._lost_from[name] = node.label
+            self._apply(self._place_waiting(exclude={nid}))
+            self._report_moves()
             for name in moved:
-                to = next((n.label for n in self.nodes.values() if name in n.cameras), None)
-                if to is None:
+                if name in self.waiting:
                     log.warning("camera %s has no node to run on since node %s was lost; it starts when "
                                 "one joins", name, node.label)
-                elif self.on_move is not None:
-                    self.on_move(name, node.label, to)
+
+    def _report_moves(self) -> None:
+        """``on_move`` for each camera of a lost node that runs elsewhere now."""
+        placed = {name: node.label for node in self.nodes.values() for name in node.cameras}
+        for name, was in list(self._lost_from.items()):
+            if name in placed:
+                del self._lost_from[name]
+                if self.on_move is not None:
+                    self.on_move(name, was, placed[name])
                 else:
-                    log.warning("camera %s moved from node %s to node %s", name, node.label, to)
+                    log.warning("camera %s moved from node %s to node %s", name, was, placed[name])
 
     # -- polling ------------------------------------------------------------------------------
 
@@ -370,6 +380,7 @@ class RayFleet:
         with self._lock:
             if self.waiting:
                 self._apply(self._place_waiting())
+                self._report_moves()
 
     def _poll_once(self) -> None:
         with self._lock:

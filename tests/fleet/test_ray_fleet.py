@@ -1,7 +1,8 @@
 """A fleet on a real Ray cluster of three nodes on this machine: two loopback cameras run on
 different nodes and their events reach the driver's sink under their names; when the node of one
 camera leaves the cluster, that camera connects again from another node while the other camera
-never stops."""
+never stops; a node that joins takes the camera a reload adds. ``watch -c --address`` does the same
+from the command line."""
 
 from __future__ import annotations
 
@@ -65,10 +66,21 @@ def test_cameras_spread_over_nodes_and_a_lost_nodes_camera_moves(ray_cluster, fe
         assert name == moved and was == node_of[moved].label and now not in (was, None)
         health = fleet.health()
         assert health[moved]["node"] == now and health[moved]["connected"] and health[other]["connected"]
+
+        # a node that joins takes the camera a reload adds; the running cameras stay where they are
+        joined = ray_cluster.add_node(num_cpus=1)
+        ray_cluster.wait_for_nodes()
+        c = feed("tcp")
+        before = {name: node.id for node in fleet.nodes.values() for name in node.cameras}
+        assert fleet.reload([*cameras, camera("cam-c", c.url, data)]) == {"added": ["cam-c"], "removed": [],
+                                                                         "changed": []}
+        after = {name: node.id for node in fleet.nodes.values() for name in node.cameras}
+        assert after == {**before, "cam-c": joined.node_id}
+        assert list_sink.wait_for(lambda _: _of(list_sink, "cam-c", "motion"), 20)
     finally:
         stats = fleet.stop()
-    assert set(stats) == {"cam-a", "cam-b"}
-    assert {e["source"] for e in list_sink.events} == {"streamfuse://cam-a", "streamfuse://cam-b"}
+    assert set(stats) == {"cam-a", "cam-b", "cam-c"}
+    assert {e["source"] for e in list_sink.events} == {"streamfuse://cam-a", "streamfuse://cam-b", "streamfuse://cam-c"}
     # the other camera never stopped: connected once, never lost, every event of its one run in order
     assert len(_of(list_sink, other, "source.connected")) == 1 and not _of(list_sink, other, "source.lost")
     assert _seqs(list_sink, other) == list(range(1, len(_seqs(list_sink, other)) + 1))
