@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 NODE_CPUS = 1.0
 #: events an outbox keeps for the driver; beyond that the oldest are dropped and counted
 OUTBOX_EVENTS = 50_000
+#: seconds start and reload wait for the nodes to start their cameras (models load meanwhile)
+_START_WAIT = 120.0
 #: seconds between checks of which nodes are alive (and placements of waiting cameras)
 _NODES_EVERY = 1.0
 #: a camera's health row before its node has reported it
@@ -458,8 +460,14 @@ def _differs(a: Camera, b: Camera) -> bool:
 
 
 def _wait_applied(refs: list[Any]) -> None:
-    """Wait for apply calls; a camera's error is raised as one line (a node lost meanwhile is the poller's)."""
-    for ref in refs:
+    """Wait for apply calls (at most :data:`_START_WAIT` seconds: a node whose actor cannot be placed
+    is reported and left to the poller); a camera's error is raised as one line; a node lost meanwhile
+    is the poller's to handle."""
+    ready, late = ray.wait(refs, num_returns=len(refs), timeout=_START_WAIT) if refs else ([], [])
+    if late:
+        log.warning("%d node(s) have not started their cameras after %.0f s (no CPU free there?); "
+                    "their cameras start when they do", len(late), _START_WAIT)
+    for ref in ready:
         try:
             ray.get(ref)
         except ray.exceptions.RayActorError:
