@@ -22,7 +22,9 @@ driver's :class:`RayFleet` has the interface of :class:`~.runner.Fleet` that the
   with no node left waits until one joins.
 - Unchanged cameras keep running, and their numbering, across reloads (as in one process).
 
-Snapshot folders (``snapshots.dir``) are written on the node that runs the camera.
+Snapshots and clips are written on the node that runs the camera; the driver's event server serves
+them from the same paths (:attr:`RayFleet.media_folders`), so that works where those folders are
+shared at the same path on every node.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import ray
@@ -56,7 +59,7 @@ _START_WAIT = 120.0
 _NODES_EVERY = 1.0
 #: a camera's health row before its node has reported it
 _PENDING = {"running": False, "connected": False, "frames_in": 0, "dropped": {}, "reconnects": 0,
-            "windows": 0, "events": 0, "last_frame_age": None, "error": None}
+            "windows": 0, "decode_errors": 0, "events": 0, "last_frame_age": None, "error": None}
 
 
 class _Outbox:
@@ -134,9 +137,11 @@ class NodeFleet:
             return self.fleet.reload(cameras)
 
     def drain(self) -> dict[str, Any]:
-        """Events, statuses and errors since the last drain, and the health of this node's cameras."""
+        """Events, statuses and errors since the last drain; the health of this node's cameras and the
+        folders of their snapshots and clips."""
         out = self.outbox.take()
         out["health"] = self.fleet.health()
+        out["media_folders"] = dict(self.fleet.media_folders)
         return out
 
     def stop(self) -> dict[str, Any]:
@@ -193,6 +198,9 @@ class RayFleet:
         self.waiting: dict[str, Camera] = {}  # cameras no node could take yet
         self._lost_from: dict[str, str] = {}  # cameras of a lost node not yet running elsewhere: its label
         self.stats: dict[str, Any] = {}
+        #: camera name -> the folders its node writes snapshots and clips to (the event server serves
+        #: from them, so that works where they are shared at the same path)
+        self.media_folders: dict[str, list[Path]] = {}
         self._sink_failures: dict[str, int] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -453,6 +461,7 @@ class RayFleet:
                 log.warning("camera %s stopped: %s", name, exc)
         with self._lock:
             node.health = out["health"]
+            self.media_folders.update(out["media_folders"])  # in place: the event server holds this dict
 
 
 def _differs(a: Camera, b: Camera) -> bool:
