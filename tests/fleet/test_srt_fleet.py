@@ -1,0 +1,128 @@
+"""``srt://`` cameras from a real SRT server (Debian's ``srt-live-transmit`` as a listener, with a
+passphrase, fed by a paced loopback feed), read through the relay of :mod:`streamfuse.sources.srt_relay`:
+events flow, the server is stopped and started again mid-stream, the camera reconnects with media
+time running on, no relay is left behind, and the passphrase is nowhere; ``streamfuse watch`` reads
+an SRT URL the same way; without ``srt-live-transmit`` an SRT camera is a one-line error naming the
+package. Skipped without the package (apt: srt-tools)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from live.conftest import assert_one_line_error
+from live.test_watch_cli import _Watch
+from streamfuse.errors import UnsupportedSourceError
+from streamfuse.fleet.config import camera
+from streamfuse.fleet.runner import Fleet
+from streamfuse.sources.live import live_source
+from streamfuse.testing import srt
+from streamfuse.testing.live_feed import LiveFeed
+
+from .conftest import MOTION_ONLY, shared_data
+
+pytestmark = pytest.mark.skipif(not srt.available(), reason="needs srt-live-transmit (apt: srt-tools)")
+
+PASSPHRASE = "hunter2-srt-secret"
+
+
+@pytest.fixture
+def server():
+    """An SRT listener with a passphrase, fed by a paced loopback feed; both stopped at the end."""
+    s = srt.SrtServer(passphrase=PASSPHRASE).start()
+    feed = LiveFeed("udp", port=s.input_port).start()
+    yield s
+    feed.stop()
+    s.close()
+
+
+def _relays(server: srt.SrtServer) -> list[int]:
+    """This process's ``srt-live-transmit`` children other than the server."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        if srt.BINARY.startswith(comm) and int(rest[1]) == os.getpid() and int(pid) != server.proc.pid:
+            found.append(int(pid))
+    return found
+
+
+def test_an_srt_camera_with_a_passphrase_survives_a_server_restart(server, list_sink, caplog, capfd):
+    caplog.set_level(logging.DEBUG)
+    statuses: list = []
+    fleet = Fleet([list_sink], on_status=lambda name, s: statuses.append(s))
+
+    def of(kind: str) -> list:
+        return [e for e in list_sink.events if e["type"] == f"streamfuse.{kind}"]
+
+    try:
+        fleet.start([camera("gate", server.url, shared_data("live.stall_timeout=1.5"))])
+        assert list_sink.wait_for(lambda _: of("motion") and of("flash"), 30), statuses
+        assert len(_relays(server)) == 1  # one relay for the one connection
+        server.stop()
+        assert list_sink.wait_for(lambda _: of("source.lost"), 10), statuses
+        server.start()
+        assert list_sink.wait_for(lambda _: len(of("source.connected")) >= 2, 20), statuses
+        n = len(of("motion"))
+        assert list_sink.wait_for(lambda _: len(of("motion")) > n, 15)
+        scrape = fleet.metrics.render().decode()
+        assert fleet.health()["gate"]["reconnects"] == 1
+    finally:
+        fleet.stop()
+    assert not _relays(server)  # every connection's relay ended with it
+    lost = next(s for s in statuses if s.kind == "lost")
+    again = [s for s in statuses if s.kind == "connected"][1]
+    assert "SRT relay ended" in lost.reason  # the server went away: the relay said so
+    assert lost.media <= again.media < lost.media + 2  # media time runs on, less than a window later
+    starts = [e["data"]["start"] for e in of("motion")]
+    assert starts == sorted(starts) and starts[-1] > float(lost.media)
+    out, err = capfd.readouterr()
+    text = json.dumps(list_sink.events) + repr(statuses) + scrape + caplog.text + out + err
+    assert PASSPHRASE not in text
+    assert "SRT source" not in out + err  # the relay's output is captured, not printed
+
+
+def test_watch_reads_an_srt_url_and_never_prints_its_passphrase(server, tmp_path):
+    out = tmp_path / "events.jsonl"
+    watch = _Watch(server.url, "--sink", str(out), *(x for s in MOTION_ONLY for x in ("--set", s)))
+    try:
+        assert watch.wait_for_line("connected to srt://127.0.0.1:", 30), watch.lines
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and '"streamfuse.motion"' not in (out.read_text() if out.exists() else ""):
+            time.sleep(0.1)
+        code = watch.stop(signal.SIGINT)
+        stdout = watch.proc.stdout.read()
+    finally:
+        watch.kill()
+    assert code == 0, watch.lines
+    assert any(f"connected to srt://127.0.0.1:{server.port}?passphrase=***" in ln for ln in watch.lines), watch.lines
+    assert '"streamfuse.motion"' in out.read_text()
+    printed = "\n".join(watch.lines) + stdout
+    assert PASSPHRASE not in printed + out.read_text()
+    assert all(ln.startswith("streamfuse: ") for ln in watch.lines if ln.strip()), watch.lines  # nothing else
+
+
+def test_without_srt_live_transmit_an_srt_url_is_a_one_line_error_naming_the_package(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing to run there
+    with pytest.raises(UnsupportedSourceError, match="srt-tools"):
+        live_source(f"srt://127.0.0.1:9000?passphrase={PASSPHRASE}")
+    config = tmp_path / "cameras.yaml"
+    config.write_text(f"cameras:\n  gate: 'srt://127.0.0.1:9000?passphrase={PASSPHRASE}'\n")
+    line = assert_one_line_error(_cli(tmp_path, "watch", "-c", str(config)), "cameras.gate", "srt-tools")
+    assert PASSPHRASE not in line
+
+
+def _cli(path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "streamfuse", *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PATH": str(path)})
