@@ -106,7 +106,7 @@ class SrtRelay:
         if self._drain is not None:
             self._drain.join(0.5)  # its last words
         last = next((ln for ln in reversed(self._lines)), "")
-        return f"the SRT relay ended ({last or f'exit status {proc.returncode}'})"
+        return f"the SRT relay ended ({last or 'no SRT server answered'})"  # it says nothing on a connect timeout
 
     def terminate(self) -> None:
         proc = self._proc

@@ -18,11 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from live.conftest import assert_one_line_error
+from live.conftest import assert_one_line_error, config
 from live.test_watch_cli import _Watch
-from streamfuse.errors import UnsupportedSourceError
+from streamfuse.decode.live import LiveReader
+from streamfuse.errors import SourceUnreachableError, UnsupportedSourceError
 from streamfuse.fleet.config import camera
 from streamfuse.fleet.runner import Fleet
+from streamfuse.runtime.live import source_decoding
 from streamfuse.sources.live import live_source
 from streamfuse.testing import srt
 from streamfuse.testing.live_feed import LiveFeed
@@ -111,6 +113,17 @@ def test_watch_reads_an_srt_url_and_never_prints_its_passphrase(server, tmp_path
     printed = "\n".join(watch.lines) + stdout
     assert PASSPHRASE not in printed + out.read_text()
     assert all(ln.startswith("streamfuse: ") for ln in watch.lines if ln.strip()), watch.lines  # nothing else
+
+
+def test_a_wrong_passphrase_is_a_one_line_error_that_says_so_without_the_passphrase(server):
+    wrong = "not-the-right-passphrase"
+    cfg = config("live.connect_timeout=1.5")
+    reader = LiveReader(live_source(f"srt://127.0.0.1:{server.port}?passphrase={wrong}"), source_decoding(cfg), cfg.live)
+    with pytest.raises(SourceUnreachableError) as info:
+        reader.open()
+    message = str(info.value)
+    assert "Incorrect passphrase" in message and wrong not in message and "\n" not in message
+    assert not _relays(server)
 
 
 def test_without_srt_live_transmit_an_srt_url_is_a_one_line_error_naming_the_package(tmp_path, monkeypatch):
