@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 
 from live.conftest import assert_one_line_error, config
 from live.test_watch_cli import _Watch
-from streamfuse.decode.live import LiveReader
+from streamfuse.decode.live import LiveReader, SourceStatus
 from streamfuse.errors import SourceUnreachableError, UnsupportedSourceError
 from streamfuse.fleet.config import camera
 from streamfuse.fleet.runner import Fleet
@@ -37,13 +38,18 @@ PASSPHRASE = "hunter2-srt-secret"
 
 
 @pytest.fixture
-def server():
-    """An SRT listener with a passphrase, fed by a paced loopback feed; both stopped at the end."""
+def served():
+    """An SRT listener with a passphrase, and the paced loopback feed it serves; both stopped at the end."""
     s = srt.SrtServer(passphrase=PASSPHRASE).start()
     feed = LiveFeed("udp", port=s.input_port).start()
-    yield s
+    yield s, feed
     feed.stop()
     s.close()
+
+
+@pytest.fixture
+def server(served):
+    return served[0]
 
 
 def _relays(server: srt.SrtServer) -> list[int]:
@@ -113,6 +119,46 @@ def test_watch_reads_an_srt_url_and_never_prints_its_passphrase(server, tmp_path
     printed = "\n".join(watch.lines) + stdout
     assert PASSPHRASE not in printed + out.read_text()
     assert all(ln.startswith("streamfuse: ") for ln in watch.lines if ln.strip()), watch.lines  # nothing else
+
+
+def test_a_stall_ends_the_connection_and_its_relay_and_the_next_connection_has_a_new_one(served):
+    server, feed = served
+    cfg = config("live.stall_timeout=1")
+    reader = LiveReader(live_source(server.url), source_decoding(cfg), cfg.live)
+    statuses: list = []
+    relays: list = []
+
+    def read() -> None:
+        for arrival in reader:
+            if isinstance(arrival.item, SourceStatus):
+                statuses.append(arrival.item)
+                relays.append(_relays(server))
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    try:
+        _wait(lambda: any(s.kind == "connected" for s in statuses), 15)
+        feed.hold()  # the server stays up and connected, but sends nothing
+        _wait(lambda: any(s.kind == "lost" for s in statuses), 10)
+        feed.release()
+        _wait(lambda: sum(s.kind == "connected" for s in statuses) == 2, 15)
+    finally:
+        reader.stop()
+        thread.join(10)
+    kinds = [s.kind for s in statuses]
+    assert kinds[:3] == ["connected", "lost", "connected"], statuses
+    assert statuses[1].reason.startswith("stalled"), statuses[1]
+    first, second = relays[0], relays[2]
+    assert len(first) == len(second) == 1 and first != second  # one relay per connection, the stalled one ended
+    assert not thread.is_alive() and not _relays(server)  # stop ended the last one
+
+
+def _wait(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.05)
 
 
 def test_a_wrong_passphrase_is_a_one_line_error_that_says_so_without_the_passphrase(server):
