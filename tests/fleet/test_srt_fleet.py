@@ -166,7 +166,8 @@ def _wait(predicate, timeout: float) -> None:
 def test_a_wrong_passphrase_is_a_one_line_error_that_says_so_without_the_passphrase(server):
     wrong = "not-the-right-passphrase"
     cfg = config("live.connect_timeout=1.5")
-    reader = LiveReader(live_source(f"srt://127.0.0.1:{server.port}?passphrase={wrong}"), source_decoding(cfg), cfg.live)
+    url = f"srt://127.0.0.1:{server.port}?passphrase={wrong}"
+    reader = LiveReader(live_source(url), source_decoding(cfg), cfg.live)
     with pytest.raises(SourceUnreachableError) as info:
         reader.open()
     message = str(info.value)
@@ -177,7 +178,8 @@ def test_a_wrong_passphrase_is_a_one_line_error_that_says_so_without_the_passphr
 def test_no_server_at_the_address_is_a_one_line_error_without_the_passphrase():
     nobody = srt.SrtServer().port  # a free port nothing listens on
     cfg = config("live.connect_timeout=4", "live.stall_timeout=4")  # longer than the relay's own 3 s attempt
-    reader = LiveReader(live_source(f"srt://127.0.0.1:{nobody}?passphrase={PASSPHRASE}"), source_decoding(cfg), cfg.live)
+    url = f"srt://127.0.0.1:{nobody}?passphrase={PASSPHRASE}"
+    reader = LiveReader(live_source(url), source_decoding(cfg), cfg.live)
     with pytest.raises(SourceUnreachableError) as info:
         reader.open()
     assert "no SRT server answered" in str(info.value) and PASSPHRASE not in str(info.value)
