@@ -5,13 +5,16 @@ feed starts ``srt-live-transmit -a:no 'srt://HOST:PORT?QUERY' udp://127.0.0.1:LO
 process (caller mode unless the query says ``mode=``; the query's socket options, e.g.
 ``passphrase``, ``streamid``, ``latency`` in milliseconds, are libsrt's and pass through as given),
 and the live reader reads the MPEG-TS it forwards from ``udp://127.0.0.1:LOCAL``. The relay does
-not reconnect by itself (``-a:no``): it exits when the server goes away, and the reader's own
-reconnects (backoff, ``source.lost`` / ``source.connected``) take over.
+not reconnect by itself (``-a:no``): it exits when the server goes away (at once when the server
+shuts down, after libsrt's 5 s peer timeout when it vanishes), and the reader's own reconnects
+(backoff, ``source.lost`` / ``source.connected``) take over. The reader notices before its next
+packet, or, when none comes, when its blocked UDP read times out (``live.stall_timeout``): an
+FFmpeg read cannot be woken sooner.
 
-The child's output is captured, never printed: its last lines (secrets replaced by ``***``, the
-line that repeats the URL dropped) say why it ended. The child's command line, which holds the
-passphrase, is never logged (it is visible to local users in the process list, as for any
-command-line tool given a secret).
+The child's output is captured, never printed: its last line (secret query values replaced by
+``***``; the line that repeats the URL dropped) says why it ended. The child's command line, which
+holds the passphrase, is never logged (it is visible to local users in the process list, as for any
+command-line tool given a secret). ``srt-live-transmit`` refuses ports up to 1024.
 """
 
 from __future__ import annotations
@@ -88,9 +91,10 @@ class SrtRelay:
             self._proc = subprocess.Popen([BINARY, "-a:no", self._target, self.url], stdin=subprocess.DEVNULL,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                           errors="replace", start_new_session=True)
-        except FileNotFoundError:
-            check(self.source)  # not installed (any more): the one-line error naming the package
-            raise
+        except OSError as exc:  # not installed (any more), or not runnable: never the command line (the passphrase)
+            check(self.source)
+            raise UnsupportedSourceError(f"{self.source.display}: cannot run {BINARY} ({exc.strerror or exc}); "
+                                         f"reinstall the package {PACKAGE}") from None
         _running.add(self)
         self._drain = threading.Thread(target=self._read, args=(self._proc.stderr,), daemon=True,
                                        name=f"srt-relay-{self.port}")

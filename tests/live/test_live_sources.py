@@ -48,6 +48,12 @@ def test_credentials_never_reach_the_id_or_display():
     assert source.uri == "rtsp://admin:hunter2@cam.local/stream"  # FFmpeg still gets them
 
 
+def test_an_srt_url_with_a_user_and_password_is_refused_with_a_hint():
+    with pytest.raises(UnsupportedSourceError, match=r"\?passphrase=") as info:
+        live_source("srt://admin:hunter2@cam.local:9000")
+    assert "hunter2" not in str(info.value)
+
+
 def test_input_options_are_low_latency_and_fit_the_scheme():
     live = LiveConfig()
     rtsp, fmt = input_options(live_source("rtsp://cam/s"), live)
