@@ -3,7 +3,7 @@ passphrase, fed by a paced loopback feed), read through the relay of :mod:`strea
 events flow, the server is stopped and started again mid-stream, the camera reconnects with media
 time running on, no relay is left behind, and the passphrase is nowhere; ``streamfuse watch`` reads
 an SRT URL the same way; without ``srt-live-transmit`` an SRT camera is a one-line error naming the
-package. Skipped without the package (apt: srt-tools)."""
+package (that one runs everywhere; the others are skipped without the package, apt: srt-tools)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ from streamfuse.testing.live_feed import LiveFeed
 
 from .conftest import MOTION_ONLY, shared_data
 
-pytestmark = pytest.mark.skipif(not srt.available(), reason="needs srt-live-transmit (apt: srt-tools)")
+#: every test but the one about its absence needs the real server
+needs_srt = pytest.mark.skipif(not srt.available(), reason="needs srt-live-transmit (apt: srt-tools)")
 
 PASSPHRASE = "hunter2-srt-secret"
 
@@ -66,6 +67,7 @@ def _relays(server: srt.SrtServer) -> list[int]:
     return found
 
 
+@needs_srt
 def test_an_srt_camera_with_a_passphrase_survives_a_server_restart(server, list_sink, caplog, capfd):
     caplog.set_level(logging.DEBUG)
     statuses: list = []
@@ -101,6 +103,7 @@ def test_an_srt_camera_with_a_passphrase_survives_a_server_restart(server, list_
     assert "SRT source" not in out + err  # the relay's output is captured, not printed
 
 
+@needs_srt
 def test_watch_reads_an_srt_url_and_never_prints_its_passphrase(server, tmp_path):
     out = tmp_path / "events.jsonl"
     watch = _Watch(server.url, "--sink", str(out), *(x for s in MOTION_ONLY for x in ("--set", s)))
@@ -123,6 +126,7 @@ def test_watch_reads_an_srt_url_and_never_prints_its_passphrase(server, tmp_path
     assert not relay_said  # the relay's output is captured, not printed
 
 
+@needs_srt
 def test_a_stall_ends_the_connection_and_its_relay_and_the_next_connection_has_a_new_one(served):
     server, feed = served
     cfg = config("live.stall_timeout=1")
@@ -163,6 +167,7 @@ def _wait(predicate, timeout: float) -> None:
         time.sleep(0.05)
 
 
+@needs_srt
 def test_a_wrong_passphrase_is_a_one_line_error_that_says_so_without_the_passphrase(server):
     wrong = "not-the-right-passphrase"
     cfg = config("live.connect_timeout=1.5")
@@ -175,6 +180,7 @@ def test_a_wrong_passphrase_is_a_one_line_error_that_says_so_without_the_passphr
     assert not _relays(server)
 
 
+@needs_srt
 def test_no_server_at_the_address_is_a_one_line_error_without_the_passphrase():
     nobody = srt.SrtServer().port  # a free port nothing listens on
     cfg = config("live.connect_timeout=4", "live.stall_timeout=4")  # longer than the relay's own 3 s attempt
