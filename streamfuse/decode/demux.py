@@ -42,19 +42,23 @@ _INDEXED_FORMATS = ("mov", "matroska", "flac", "wav", "ogg")
 
 
 def open_container(source: Source, timeout: float = 15.0, options: dict[str, str] | None = None,
-                   format: str | None = None, read_timeout: float | None = None) -> av.container.InputContainer:
+                   format: str | None = None, read_timeout: float | None = None,
+                   url: str | None = None) -> av.container.InputContainer:
     """Open ``source`` with PyAV, turning FFmpeg's errors into one-line user errors.
 
     ``options`` are FFmpeg format/protocol options (e.g. low-latency flags for live feeds).
-    ``timeout`` bounds opening; ``read_timeout`` (default: ``timeout``) bounds each later read."""
+    ``timeout`` bounds opening; ``read_timeout`` (default: ``timeout``) bounds each later read.
+    ``url``, when given, is opened instead of ``source.uri`` (a local relay of it); errors still
+    name the source."""
     read_timeout = timeout if read_timeout is None else read_timeout
+    url = url or source.uri
     opts: dict[str, str] = {}
-    if "://" in source.uri:
+    if "://" in url:
         opts = {"rw_timeout": str(int(read_timeout * 1_000_000))}
     opts.update(options or {})
     try:
         # metadata is decoded tolerantly: a damaged tag must not make the media unreadable
-        return av.open(source.uri, mode="r", format=format, options=opts, timeout=(timeout, read_timeout),
+        return av.open(url, mode="r", format=format, options=opts, timeout=(timeout, read_timeout),
                        metadata_errors="replace")
     except FileNotFoundError:
         raise SourceNotFoundError(f"{source.display}: no such file") from None
@@ -105,13 +109,15 @@ class Demuxer:
     """Iterate the timed items of one source. One pass over the container for all streams.
 
     ``open_timeout`` bounds opening and ``read_timeout`` (default: the same) each later read of a
-    network input; ``options`` and ``format`` go to FFmpeg. ``wrap``, when given, is called with
+    network input; ``options`` and ``format`` go to FFmpeg, and ``url`` is what FFmpeg opens if not
+    ``source.uri`` (a local relay of it). ``wrap``, when given, is called with
     the opened container and returns the object the pass reads from instead (it must offer the
     container's interface: a live reader wraps ``demux`` to watch every read)."""
 
     def __init__(self, source: Source, config: DecodeConfig, *, open_timeout: float = 15.0,
                  read_timeout: float | None = None, options: dict[str, str] | None = None,
-                 format: str | None = None, wrap: Callable[[Any], Any] | None = None) -> None:
+                 format: str | None = None, wrap: Callable[[Any], Any] | None = None,
+                 url: str | None = None) -> None:
         self.source = source
         self.config = config
         self.report = DemuxReport()
@@ -121,6 +127,7 @@ class Demuxer:
         self.options = options
         self.format = format or source.format
         self.wrap = wrap
+        self.url = url
         self._container = None
         self._sidecar = config.subtitles or (source.subtitles if config.sidecar_subtitles else None)
 
@@ -128,7 +135,7 @@ class Demuxer:
         """Open the source now (errors surface here, before any model is loaded)."""
         if self._container is None:
             container = open_container(self.source, self.open_timeout, self.options, self.format,
-                                       read_timeout=self.read_timeout)
+                                       read_timeout=self.read_timeout, url=self.url)
             self._container = self.wrap(container) if self.wrap is not None else container
 
     def close(self) -> None:

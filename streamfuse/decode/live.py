@@ -11,6 +11,11 @@ before every packet ends a connection that delivers packets but nothing decodabl
 ``stall_timeout`` seconds. An interrupted FFmpeg input does not recover, so either way the feed is
 reopened.
 
+SRT: each connection to an ``srt://`` feed reads a local relay of its own
+(:mod:`streamfuse.sources.srt_relay`), ended with the connection (on a drop, a stall or
+:meth:`LiveReader.stop`). A relay that exits (the server went away) ends the connection before the
+next packet, or, when nothing more arrives, when the blocked read times out (``stall_timeout``).
+
 Media time across reconnects: each connection's media time continues where everything delivered
 before it ended (the end of the previous connection's last frame, sample or bound, on the audio
 sample grid), moved on by ``resume_at`` (the live pipeline moves it to the end of the last window
@@ -39,9 +44,10 @@ import av
 
 from ..config.live import LiveConfig
 from ..config.pipeline import DecodeConfig
-from ..errors import ConfigError, StreamfuseError
+from ..errors import ConfigError, SourceUnreachableError, StreamfuseError
 from ..sources.live import input_options
 from ..sources.resolve import Source
+from ..sources.srt_relay import SrtRelay, is_srt
 from ..timebase import SAMPLE_RATE
 from .demux import Damage, Demuxer, DemuxReport, Item, StreamBound, StreamClosed
 from .payloads import AudioClip, TextSegment, Thumbnail, VideoFrame
@@ -119,17 +125,25 @@ class _Interrupted(Exception):
 
 
 class _Watch:
-    """The stall watchdog of one connection, checked before every packet is read."""
+    """The stall watchdog of one connection, checked before every packet is read; it also ends a
+    connection whose relay (``srt://``) has ended."""
 
     def __init__(self, stall_timeout: float, stop: threading.Event, clock: Callable[[], float]) -> None:
         self.stall_timeout = stall_timeout
         self.stop = stop
         self.clock = clock
         self.last_media = clock()
+        self.relay: SrtRelay | None = None
+
+    def relay_ended(self) -> str | None:
+        return self.relay.ended if self.relay is not None else None
 
     def check(self) -> None:
         if self.stop.is_set():
             raise _Interrupted("stopped")
+        ended = self.relay_ended()
+        if ended is not None:
+            raise _Interrupted(ended)
         if self.clock() - self.last_media > self.stall_timeout:
             raise _Interrupted(f"stalled: nothing decodable for {self.stall_timeout:g} s")
 
@@ -163,7 +177,7 @@ class _WatchedContainer:
             except av.error.EOFError:
                 raise
             except (av.error.ExitError, av.error.TimeoutError):
-                raise _Interrupted(f"stalled: no data for {timeout:g} s") from None
+                raise _Interrupted(self._watch.relay_ended() or f"stalled: no data for {timeout:g} s") from None
             except av.error.FFmpegError as exc:
                 raise _Interrupted(f"read failed ({exc.strerror or type(exc).__name__})") from None
             if self._tap is not None and not _tapped(self._tap.packet, packet):
@@ -182,14 +196,20 @@ def _tapped(call, *args) -> bool:
 
 class _Connection:
     """One connection to the feed: a :class:`Demuxer` whose reads are bounded by the stall
-    timeout and watched (see the module docstring), and when it was started and opened."""
+    timeout and watched (see the module docstring), and when it was started and opened.
+
+    An ``srt://`` feed is read from a relay of its own (:class:`~streamfuse.sources.srt_relay.SrtRelay`),
+    started by :meth:`open` and ended by :meth:`end` (the reader calls it when the connection
+    ends, however it ends); a relay that ends (the server went away) ends the connection."""
 
     def __init__(self, source: Source, decode: DecodeConfig, live: LiveConfig, watch: _Watch,
                  options: dict[str, str], fmt: str | None, tap: PacketTap | None = None, number: int = 0) -> None:
         self.watch = watch
         self.number = number
+        self.relay = watch.relay = SrtRelay(source) if is_srt(source) else None
         self.demuxer = Demuxer(source, decode, open_timeout=live.connect_timeout, read_timeout=live.stall_timeout,
-                               options=options, format=fmt, wrap=lambda c: _WatchedContainer(c, watch, tap, number))
+                               options=options, format=fmt, wrap=lambda c: _WatchedContainer(c, watch, tap, number),
+                               url=self.relay.url if self.relay is not None else None)
         self.started = self.opened = watch.clock()
 
     @property
@@ -197,17 +217,34 @@ class _Connection:
         return self.demuxer.report
 
     def open(self) -> None:
+        if self.relay is not None:
+            self.relay.start()
         try:
             self.demuxer.open()
-        except ValueError as exc:  # PyAV: an input format this FFmpeg does not have
-            if isinstance(exc, StreamfuseError):
+        except StreamfuseError:
+            ended = self.watch.relay_ended()
+            self.end()
+            if ended is None:
                 raise
+            raise SourceUnreachableError(f"{self.demuxer.source.display}: {ended}; check the address, the passphrase "
+                                         "and that the server is up") from None
+        except ValueError as exc:  # PyAV: an input format this FFmpeg does not have
+            self.end()
             raise ConfigError(f"live.format: {self.demuxer.format!r}: {exc}; see 'ffmpeg -formats'") from None
+        except BaseException:
+            self.end()
+            raise
         self.opened = self.watch.clock()
+
+    def end(self) -> None:
+        """End the relay, if any (at most about a second)."""
+        if self.relay is not None:
+            self.relay.close()
 
     def close(self) -> None:
         """Close a connection that was opened but never read."""
         self.demuxer.close()
+        self.end()
 
 
 # ---------------------------------------------------------------- the reader
@@ -273,6 +310,7 @@ class LiveReader:
         self.report: DemuxReport | None = None  # the current (or last) connection's
         self._stop = threading.Event()
         self._pending: _Connection | None = None
+        self._current: _Connection | None = None  # the connection being opened or read
         self._opened = False
         self._failures = 0
         self._reason = ""
@@ -299,6 +337,9 @@ class LiveReader:
 
     def stop(self) -> None:
         self._stop.set()
+        conn = self._current
+        if conn is not None and conn.relay is not None:
+            conn.relay.terminate()  # reaped by the reading thread
 
     def close(self) -> None:
         """Stop, and close a connection that :meth:`open` made and nothing has read."""
@@ -382,8 +423,8 @@ class LiveReader:
     def _connect(self) -> _Connection:
         self.attempts += 1
         watch = _Watch(self.live.stall_timeout, self._stop, self.clock)
-        conn = _Connection(self.source, self.decode, self.live, watch, self.options, self.format, self.tap,
-                           self.attempts)
+        conn = self._current = _Connection(self.source, self.decode, self.live, watch, self.options, self.format,
+                                           self.tap, self.attempts)
         conn.open()
         watch.alive(self.clock())
         return conn
@@ -429,6 +470,7 @@ class LiveReader:
         except StreamfuseError as exc:
             return healthy, str(exc)
         finally:
+            conn.end()
             self.frames_decoded += conn.report.frames_decoded
             self.decode_errors += conn.report.decode_errors
             self._pumped = True  # counted: decode_errors_total must not add it again

@@ -37,8 +37,13 @@ class EventSchemaError(StreamfuseError, ValueError):
     """An event that does not validate against the shipped schema."""
 
 
+#: query parameters whose values are secrets (a name ending so: ``password``, ``api_key``, SRT's ``passphrase``)
+SECRET_PARAMS = r"pass(?:word|phrase)?|token|secret|key|auth"
+
+
 def redact(uri: str) -> str:
-    """``rtsp://user:pass@host/x`` -> ``rtsp://***@host/x``; query values named like secrets too."""
+    """``rtsp://user:pass@host/x`` -> ``rtsp://***@host/x``; query values named like secrets
+    (:data:`SECRET_PARAMS`) too."""
     try:
         parts = urlsplit(uri)
     except ValueError:
@@ -48,7 +53,7 @@ def redact(uri: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         netloc = "***@" + netloc.rsplit("@", 1)[1]
-    query = re.sub(r"(?i)((?:pass(?:word)?|token|secret|key|auth)=)[^&]*", r"\1***", parts.query)
+    query = re.sub(rf"(?i)((?:{SECRET_PARAMS})=)[^&]*", r"\1***", parts.query)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 

@@ -2,9 +2,10 @@
 
 :func:`live_source` turns what the user typed into a live :class:`~streamfuse.sources.resolve.Source`
 (``rtsp://``, ``rtmp://``, ``srt://``, ``udp://``, ``tcp://``, ``http(s)://`` incl. HLS ``.m3u8``,
-or a capture device ``/dev/videoN``, opened with FFmpeg's ``v4l2`` format); :func:`input_options`
-picks low-latency FFmpeg options for it. :class:`streamfuse.decode.live.LiveReader` reads it
-and keeps it open across drops and stalls.
+or a capture device ``/dev/videoN``, opened with FFmpeg's ``v4l2`` format; ``srt://`` is read
+through a local relay, :mod:`.srt_relay`); :func:`input_options` picks low-latency FFmpeg options
+for it. :class:`streamfuse.decode.live.LiveReader` reads it and keeps it open across drops and
+stalls.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 
 from ..config.live import LiveConfig
 from ..errors import SourceNotFoundError, UnsupportedSourceError
+from . import srt_relay
 from .resolve import Source, is_url, resolve_inputs, source_id_for
 
 _DEVICE = re.compile(r"^/dev/video\d+$")
@@ -37,6 +39,8 @@ def live_source(text: str) -> Source:
     source = resolve_inputs([text])[0]
     if "://" not in source.uri or urlsplit(source.uri).scheme.lower() == "file":
         raise UnsupportedSourceError(f"{source.display}: a file is not a live feed; use 'streamfuse analyze'")
+    if srt_relay.is_srt(source):
+        srt_relay.check(source)
     return dataclasses.replace(source, live=True)
 
 
@@ -61,9 +65,11 @@ def input_options(source: Source, live: LiveConfig) -> tuple[dict[str, str], str
         if scheme in ("rtsp", "rtsps"):
             opts["rtsp_transport"] = live.rtsp_transport
             opts["timeout"] = _micros(live.stall_timeout)  # socket I/O timeout
-        elif scheme in ("udp", "rtp"):
+        elif scheme in ("udp", "rtp", "srt"):  # srt: read from its local relay over UDP (see .srt_relay)
             opts["timeout"] = _micros(live.stall_timeout)
             opts["overrun_nonfatal"] = "1"  # a full receive buffer loses packets, not the feed
+            if scheme == "srt":
+                opts["localaddr"] = "127.0.0.1"  # the relay's port takes datagrams from this machine only
         elif scheme in ("rtmp", "rtmps"):
             opts["rtmp_live"] = "live"
         elif scheme in ("http", "https") and parts.path.lower().endswith(".m3u8"):

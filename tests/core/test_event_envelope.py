@@ -46,7 +46,8 @@ def test_ids_are_unique_per_source_and_per_live_run():
 
 @pytest.mark.parametrize("uri, secret", [("rtsp://admin:hunter2@10.0.0.5/live", "hunter2"),
                                          ("redis://:pa55@127.0.0.1:6379/0", "pa55"),
-                                         ("http://cam/x.m3u8?token=abc123&x=1", "abc123")])
+                                         ("http://cam/x.m3u8?token=abc123&x=1", "abc123"),
+                                         ("srt://10.0.0.5:9000?streamid=cam1&passphrase=s3cretphrase", "s3cretphrase")])
 def test_credentials_are_redacted(uri, secret):
     assert secret not in redact(uri)
     assert secret not in str(event(subject=uri))

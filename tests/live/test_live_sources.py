@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,7 +17,9 @@ from streamfuse.sources.resolve import Source
 
 
 @pytest.mark.parametrize("url", [
-    "rtsp://cam.local:554/stream", "rtmp://example.org/live/key", "srt://127.0.0.1:9000",
+    "rtsp://cam.local:554/stream", "rtmp://example.org/live/key",
+    pytest.param("srt://127.0.0.1:9000", marks=pytest.mark.skipif(
+        shutil.which("srt-live-transmit") is None, reason="srt:// needs srt-live-transmit (apt: srt-tools)")),
     "udp://127.0.0.1:1234", "tcp://127.0.0.1:1234", "https://example.org/live/index.m3u8",
 ])
 def test_live_urls_become_live_sources(url):
@@ -44,6 +48,12 @@ def test_credentials_never_reach_the_id_or_display():
     assert source.uri == "rtsp://admin:hunter2@cam.local/stream"  # FFmpeg still gets them
 
 
+def test_an_srt_url_with_a_user_and_password_is_refused_with_a_hint():
+    with pytest.raises(UnsupportedSourceError, match=r"\?passphrase=") as info:
+        live_source("srt://admin:hunter2@cam.local:9000")
+    assert "hunter2" not in str(info.value)
+
+
 def test_input_options_are_low_latency_and_fit_the_scheme():
     live = LiveConfig()
     rtsp, fmt = input_options(live_source("rtsp://cam/s"), live)
@@ -53,6 +63,8 @@ def test_input_options_are_low_latency_and_fit_the_scheme():
     assert int(rtsp["probesize"]) <= 1_000_000 and int(rtsp["analyzeduration"]) <= 1_000_000
     udp, _ = input_options(live_source("udp://127.0.0.1:1234"), live)
     assert udp["overrun_nonfatal"] == "1"
+    srt, _ = input_options(Source(uri="srt://cam:9000?passphrase=x", id="cam", name="cam", live=True), live)
+    assert srt["overrun_nonfatal"] == "1" and srt["localaddr"] == "127.0.0.1"  # its relay's UDP, loopback only
     hls, _ = input_options(live_source("https://example.org/a/index.m3u8"), live)
     assert hls["live_start_index"] == "-1"
     device = Source(uri="/dev/video0", id="video0", name="video0", live=True)
