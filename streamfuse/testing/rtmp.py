@@ -21,6 +21,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from .process import stop_process, wait_until
+
 MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 
 
@@ -44,24 +46,14 @@ class NginxRtmp:
     def start(self) -> "NginxRtmp":
         self.proc = subprocess.Popen(["nginx", "-p", str(self.folder), "-c", str(self.conf)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return self
-            time.sleep(0.05)
+        if wait_until(lambda: _listening(self.port), self.proc):
+            return self
         self.stop()
         raise RuntimeError(f"nginx did not listen on {self.port}")
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-            self.proc = None
+        stop_process(self.proc)
+        self.proc = None
 
     def close(self) -> None:
         self.stop()
@@ -121,6 +113,11 @@ class RtmpPublisher:
                     out.close()
                 except Exception:  # noqa: BLE001 - a broken connection cannot be closed cleanly
                     pass
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _free_port() -> int:

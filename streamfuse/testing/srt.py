@@ -16,7 +16,8 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
+
+from .process import stop_process, wait_until
 
 BINARY = "srt-live-transmit"
 
@@ -62,26 +63,15 @@ class SrtServer:
             listen += f"&passphrase={self.passphrase}"
         self.proc = subprocess.Popen([BINARY, f"udp://127.0.0.1:{self.input_port}", listen],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            if _bound(self.port) and _bound(self.input_port):
-                return self
-            time.sleep(0.02)
+        if wait_until(lambda: _bound(self.port) and _bound(self.input_port), self.proc):
+            return self
         self.stop()
         raise RuntimeError(f"{BINARY} did not listen on {self.port}")
 
     def stop(self) -> None:
         """Stop the server (it tells a connected caller it is going)."""
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-            self.proc = None
+        stop_process(self.proc)
+        self.proc = None
 
     def close(self) -> None:
         self.stop()

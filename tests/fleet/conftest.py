@@ -25,3 +25,10 @@ def shared_data(*sets: str) -> dict[str, Any]:
 @pytest.fixture
 def list_sink() -> ListSink:
     return ListSink()
+
+
+def stopped_cleanly(watch, code: int, camera: str) -> None:
+    """A ``watch`` stopped with SIGINT exited 0, without a traceback, with its stop line for ``camera``."""
+    assert code == 0, watch.lines
+    assert not any("Traceback" in ln for ln in watch.lines), watch.lines
+    assert any(ln.startswith(f"streamfuse: stopped {camera}:") for ln in watch.lines), watch.lines

@@ -11,7 +11,7 @@ import urllib.request
 
 from live.test_watch_cli import _Watch
 
-from .conftest import MOTION_ONLY
+from .conftest import MOTION_ONLY, stopped_cleanly
 
 
 def _events(path) -> list[dict]:
@@ -51,9 +51,7 @@ def test_watch_a_fleet_and_add_a_camera_by_editing_the_file(feed, tmp_path):
         code = watch.stop(signal.SIGINT)
     finally:
         watch.kill()
-    assert code == 0, watch.lines
-    assert not any("Traceback" in ln for ln in watch.lines), watch.lines
-    assert any(ln.startswith("streamfuse: stopped front:") for ln in watch.lines), watch.lines
+    stopped_cleanly(watch, code, "front")
     events = _events(out)
     assert {e["source"] for e in events if e["type"] == "streamfuse.motion"} == {"streamfuse://front",
                                                                                 "streamfuse://back"}

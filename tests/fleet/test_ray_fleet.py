@@ -12,7 +12,7 @@ import pytest
 
 from streamfuse.fleet.config import camera
 
-from .conftest import shared_data
+from .conftest import shared_data, stopped_cleanly
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -116,9 +116,7 @@ def test_watch_a_fleet_on_a_ray_cluster_from_the_command_line(ray_cluster, feed,
         code = watch.stop(signal.SIGINT)
     finally:
         watch.kill()
-    assert code == 0, watch.lines
-    assert not any("Traceback" in ln for ln in watch.lines), watch.lines
-    assert any(ln.startswith("streamfuse: stopped front:") for ln in watch.lines), watch.lines
+    stopped_cleanly(watch, code, "front")
 
 
 def test_one_url_on_ray_is_refused_in_one_line(capsys):

@@ -18,6 +18,7 @@ import pytest
 
 from streamfuse.fleet.config import camera
 from streamfuse.fleet.runner import Fleet
+from streamfuse.testing.process import stop_process
 
 from .conftest import shared_data
 
@@ -50,13 +51,7 @@ def _serve(port: int) -> subprocess.Popen:
     return proc
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
+_stop = stop_process
 
 
 def test_two_rtsp_cameras_tcp_and_udp_with_a_password_survive_a_server_restart(list_sink, tmp_path):
