@@ -6,7 +6,9 @@ by this driver process, so their cost is not counted.
 
 Per run: cameras, windows per camera per second of wall time (2 s windows, 1 s hop: 1.0 = keeping
 up), frames dropped / in, window latency p95, process CPU seconds per camera per wall second,
-resident memory (RSS) after the run, and the shared detector's calls and largest batch.
+resident memory (RSS) after the run, and the shared detector's calls and largest batch. Mode
+``shared-clips`` adds snapshots and a clip (5 s before to 5 s after) of every motion and flash event,
+to show what keeping clips costs; ``clips`` counts the clips written.
 
     nice -n 15 .venv/bin/python benchmarks/bench_fleet.py --cameras 1 2 4 --seconds 20
 """
@@ -17,9 +19,11 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 SETS = ["encoders.asr.enabled=false", "encoders.text.enabled=false", "encoders.faces.enabled=false",
         "encoders.vad.enabled=false", "encoders.people.enabled=false", "encoders.objects.enabled=true",
@@ -34,7 +38,9 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-def measure(urls: list[str], shared: bool, seconds: float, workers: int = 1) -> dict:
+def measure(urls: list[str], shared: bool, seconds: float, workers: int = 1, media: bool = False) -> dict:
+    import tempfile
+
     import torch
 
     torch.set_num_threads(1)
@@ -45,7 +51,10 @@ def measure(urls: list[str], shared: bool, seconds: float, workers: int = 1) -> 
     data: dict = {}
     for s in SETS:
         data = _merge(data, parse_set(s))
-    cams = [camera(f"cam{i}", url, data) for i, url in enumerate(urls)]
+    folder = tempfile.mkdtemp(prefix="bench-fleet-media-")
+    extra = ({"snapshots": {"dir": folder}, "clips": {"pre": 5, "post": 5, "types": ["motion", "flash"]}}
+             if media else {})
+    cams = [camera(f"cam{i}", url, data, **extra) for i, url in enumerate(urls)]
     rss0 = _rss_mb()
     fleet = Fleet([], shared=shared, detector_workers=workers)
     t_load = time.perf_counter()
@@ -63,7 +72,10 @@ def measure(urls: list[str], shared: bool, seconds: float, workers: int = 1) -> 
     dropped = sum(sum(s.dropped.values()) for s in stats.values())
     windows = [s.windows for s in stats.values()]
     det = next(iter(pool_stats["detectors"].values()), {})
-    return {"cameras": len(urls), "models": (f"shared x{workers}" if workers > 1 else "shared") if shared else "per-camera",
+    clips = len([p for p in Path(folder).rglob("*.mp4")])
+    shutil.rmtree(folder, ignore_errors=True)
+    name = (f"shared x{workers}" if workers > 1 else "shared") if shared else "per-camera"
+    return {"cameras": len(urls), "models": name + (" +clips" if media else ""), "clips": clips,
             "windows_per_camera_s": round(sum(windows) / len(windows) / seconds, 2),
             "min_windows_camera_s": round(min(windows) / seconds, 2),
             "dropped": dropped, "frames_in": frames, "latency_p95_s": round(p95, 2) if p95 is not None else None,
@@ -78,13 +90,14 @@ def main() -> None:
     ap.add_argument("--cameras", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--modes", nargs="+", default=["shared", "per-camera"],
-                    help="shared, shared2 (two detector copies, each on a worker thread), per-camera")
+                    help="shared, shared2 (two detector copies, each on a worker thread), per-camera, "
+                         "shared-clips (shared, with a clip of 5 s before to 5 s after every motion and flash)")
     ap.add_argument("--one", nargs=2, metavar=("MODE", "URLS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         mode = args.one[0]
         print(json.dumps(measure(args.one[1].split(","), mode.startswith("shared"), args.seconds,
-                                 workers=2 if mode == "shared2" else 1)))
+                                 workers=2 if mode == "shared2" else 1, media=mode == "shared-clips")))
         return
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.path.insert(0, root)
@@ -109,11 +122,12 @@ def main() -> None:
     finally:
         for f in feeds:
             f.stop()
-    print("\ncameras models      win/cam/s  min  dropped/in    p95 s  cpu/cam  rss MB  (loaded)  det calls  max cams/call")
+    print("\ncameras models         win/cam/s  min  dropped/in    p95 s  cpu/cam  rss MB  (loaded)  det calls  "
+          "max cams/call  clips")
     for r in rows:
-        print(f"{r['cameras']:>7} {r['models']:<11} {r['windows_per_camera_s']:>9} {r['min_windows_camera_s']:>4} "
+        print(f"{r['cameras']:>7} {r['models']:<14} {r['windows_per_camera_s']:>9} {r['min_windows_camera_s']:>4} "
               f"{r['dropped']:>6}/{r['frames_in']:<6} {r['latency_p95_s']!s:>6} {r['cpu_per_camera']:>8} "
-              f"{r['rss_mb']:>7} {r['rss_loaded_mb']:>9} {r['detector_calls']!s:>10} {r['detector_max_cameras_per_call']!s:>14}")
+              f"{r['rss_mb']:>7} {r['rss_loaded_mb']:>9} {r['detector_calls']!s:>10} {r['detector_max_cameras_per_call']!s:>14} {r['clips']:>6}")
 
 
 if __name__ == "__main__":
