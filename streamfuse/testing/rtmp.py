@@ -2,19 +2,23 @@
 
 :class:`NginxRtmp` starts ``nginx`` in the foreground on a loopback port with a ``live``
 application, in a temporary prefix folder; ``stop()`` / ``start()`` again simulate a server
-restart. :class:`RtmpPublisher` sends a moving red box on dark grey (H.264, 320x240, 25 fps) to
+restart. With ``token``, a player must give it (``rtmp://.../live/NAME?token=...``): nginx asks
+a small HTTP check on loopback (``on_play``) before it lets a player in, the way a real deployment
+guards its streams. :class:`RtmpPublisher` sends a moving red box on dark grey (H.264, 320x240, 25 fps) to
 ``rtmp://127.0.0.1:PORT/live/NAME`` paced to the wall clock, the way an encoder does, and
 publishes again (timestamps running on) when the server drops it.
 """
 
 from __future__ import annotations
 
+import http.server
 import shutil
 import socket
 import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,18 +34,49 @@ def available() -> bool:
     return shutil.which("nginx") is not None and MODULE.is_file()
 
 
+class _PlayCheck(http.server.BaseHTTPRequestHandler):
+    """nginx-rtmp's ``on_play`` callback: 2xx lets the player in, anything else turns it away."""
+
+    token = ""
+    refused = 0
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        form = urllib.parse.parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
+        ok = form.get("token") == [type(self).token]
+        if not ok:
+            type(self).refused += 1
+        self.send_response(200 if ok else 403)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+
 class NginxRtmp:
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, token: str | None = None) -> None:
         self.port = port or _free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="streamfuse-rtmp-"))
         (self.folder / "logs").mkdir()
         self.conf = self.folder / "nginx.conf"
+        self._check: http.server.ThreadingHTTPServer | None = None
+        on_play = ""
+        if token is not None:
+            handler = type("PlayCheck", (_PlayCheck,), {"token": token})
+            self._check = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+            threading.Thread(target=self._check.serve_forever, name="rtmp-play-check", daemon=True).start()
+            on_play = f" on_play http://127.0.0.1:{self._check.server_address[1]}/play;"
         self.conf.write_text(
             f"daemon off;\nmaster_process off;\nworker_processes 1;\nload_module {MODULE};\n"
             f"error_log {self.folder}/logs/error.log;\npid {self.folder}/nginx.pid;\n"
             "events { worker_connections 64; }\n"
-            f"rtmp {{ server {{ listen 127.0.0.1:{self.port}; application live {{ live on; record off; }} }} }}\n")
+            f"rtmp {{ server {{ listen 127.0.0.1:{self.port}; application live {{ live on; record off;{on_play} }} }} }}\n")
         self.proc: subprocess.Popen | None = None
+
+    @property
+    def refused(self) -> int:
+        """Players turned away for a wrong or missing token."""
+        return self._check.RequestHandlerClass.refused if self._check is not None else 0
 
     def start(self) -> "NginxRtmp":
         self.proc = subprocess.Popen(["nginx", "-p", str(self.folder), "-c", str(self.conf)],
@@ -57,6 +92,9 @@ class NginxRtmp:
 
     def close(self) -> None:
         self.stop()
+        if self._check is not None:
+            self._check.shutdown()
+            self._check.server_close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
