@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 def file_name(key: str, suffix: str) -> str:
@@ -45,6 +47,7 @@ class MediaFolder:
         os.close(fd)
         try:
             fill(tmp)
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; the finished file is an ordinary one
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

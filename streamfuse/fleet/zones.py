@@ -120,24 +120,26 @@ class ZoneTracker:
                 continue
             before, now = self._inside.get(track, ()), self.zones_of(box)
             self._inside[track] = now
-            out += self._changes(before, now, float(d.start), track, d.label or "", box)
+            out += self._changes(before, now, float(d.start), track, d.label or "", box, self._events.get(track))
         for at, track, data in ends:
             before = self._inside.pop(track, ())
             self._events.pop(track, None)
             out += self._changes(before, (), float(at), track, data.get("label", ""), data["evidence"].get("box"),
                                  event_id=data["event_id"])
-        return out
+        out.sort(key=lambda change: change[1])  # stable: one frame's leaves stay before its enters
+        return [self._event(*change) for change in out]
 
-    def _changes(self, before, now, at: float, track: int, label: str, box, event_id: str | None = None):
-        out = [self._event("zone.leave", at, z, track, label, box, event_id) for z in before if z not in now]
-        out += [self._event("zone.enter", at, z, track, label, box, event_id) for z in now if z not in before]
+    @staticmethod
+    def _changes(before, now, at: float, track: int, label: str, box, event_id: str | None = None) -> list[tuple]:
+        """The zone events (as ``_event`` arguments) of a move from ``before`` to ``now``."""
+        out = [("zone.leave", at, z, track, label, box, event_id) for z in before if z not in now]
+        out += [("zone.enter", at, z, track, label, box, event_id) for z in now if z not in before]
         return out
 
     def _event(self, type_: str, at: float, zone: str, track: int, label: str, box, event_id) -> dict[str, Any]:
         evidence: dict[str, Any] = {"zone": zone, "object": label, "track_id": track}
-        object_event = event_id or self._events.get(track)
-        if object_event is not None:
-            evidence["object_event"] = object_event
+        if event_id is not None:
+            evidence["object_event"] = event_id
         if box is not None:
             evidence["box"] = list(box)
         return self.make(type_, at, zone, evidence)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -86,6 +87,9 @@ def test_the_event_server_serves_a_snapshot_at_the_url_its_event_names(tmp_path)
                                                        "evidence": {"best_time": 1.0, "best_box": [0, 0, 1, 1]}}}
         snaps(event)
         shot = event["data"]["evidence"]["snapshot"]
+        umask = os.umask(0)
+        os.umask(umask)
+        assert Path(shot["path"]).stat().st_mode & 0o777 == 0o666 & ~umask  # an ordinary file, not mkstemp's 0600
         with urllib.request.urlopen(shot["url"], timeout=5) as r:
             assert r.headers["Content-Type"] == "image/jpeg" and r.read() == Path(shot["path"]).read_bytes()
     finally:

@@ -69,6 +69,23 @@ def test_zones_change_at_the_analysed_frame_where_the_box_moved_and_end_with_the
         assert evidence["object"] == "person" and evidence["track_id"] == 1 and evidence["object_event"] == "cam-person-1"
 
 
+def test_one_windows_zone_events_come_in_media_time_order_across_tracks():
+    made: list = []
+    tracker = ZoneTracker(parse_zones(LEFT), _maker(made))
+    other = Detection("person", Fraction(1), Fraction(5, 4), 0.9, label="person",
+                      evidence={"track_id": 2, "box": [0.6, 0.1, 0.8, 0.5]}, track="2")
+    tracker([_person("start", 1.0, 1.25, [0.1, 0.1, 0.3, 0.5])], [_seen(1.0, [0.1, 0.1, 0.3, 0.5]), other])
+    # track 1 ends at 1.5 while track 2 moves into the left zone at 1.75, reported in the same window
+    ended = _person("end", 1.0, 1.5, [0.1, 0.1, 0.3, 0.5])
+    moved = Detection("person", Fraction(7, 4), Fraction(2), 0.9, label="person",
+                      evidence={"track_id": 2, "box": [0.2, 0.1, 0.4, 0.5]}, track="2")
+    out = tracker([ended], [moved])
+    assert [(e["data"]["start"], e["type"], e["data"]["evidence"]["track_id"]) for e in out] == [
+        (1.5, "streamfuse.zone.leave", 1), (1.75, "streamfuse.zone.enter", 2)]
+    seqs = [int(e["id"].rsplit("-", 1)[1]) for e in made]
+    assert seqs == sorted(seqs)  # numbered in the order they are emitted
+
+
 @pytest.mark.skipif(not (MEDIA / "asl" / "again.mkv").is_file(), reason="needs ../shared/media")
 def test_a_real_person_crossing_into_a_zone_enters_it_within_one_analysed_frame():
     """A real frame of asl/again.mkv (one person standing in the middle) slides left to right across
