@@ -3,7 +3,8 @@
 The camera pipeline shows :class:`Snapshots` every decoded frame it takes in (kept for
 ``keep_seconds`` of media time, enough for an event to arrive after its frame). For an ``object`` /
 ``person`` event whose track's best frame (evidence ``best_time``) is still held, that frame is
-written as ``<dir>/<camera>/<event_id>.jpg`` (whole frame, as analysed), and rewritten when a later
+written as ``<dir>/<camera>/<event_id>.jpg`` (whole frame, as analysed: ``decode.width``
+pixels wide), and rewritten when a later
 event of the track names a better frame; a ``face`` event, and a fused event (one that joins video
 with audio or text, such as ``speaker.visible``), keeps the frame at its start. Files are written
 atomically and at most ``max_files`` are kept per camera, oldest first (see :mod:`.media_files`).
