@@ -37,7 +37,7 @@ from ..config.base import Section, bounded
 from ..config.loader import build
 from ..errors import ConfigError
 from ..registry import event_kinds
-from .media_files import MediaFolder, file_name
+from .media_files import MediaFolder, file_name, report_failure
 from .snapshots import wants_frame
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class ClipRecorder:
 
     def __init__(self, config: ClipsConfig, camera: str, url: str | None = None) -> None:
         self.config = config
-        self.files = MediaFolder(Path(config.dir) / camera, config.max_files, (".mp4", ".mkv"))
+        self.files = MediaFolder(Path(config.dir) / camera, config.max_files, (".mp4", ".mkv"), "clips.dir")
         self.folder = self.files.folder
         self.url = url
         self._keep = Fraction(config.pre + config.post + config.lag).limit_denominator(1000)
@@ -224,9 +224,9 @@ class ClipRecorder:
         for request in due:
             try:
                 self._write(conn, request)
-            except (av.error.FFmpegError, OSError, ValueError) as exc:
+            except (av.error.FFmpegError, OSError, ValueError) as exc:  # a full disk: no clip, the events go on
                 self.failed += 1
-                log.warning("clip %s not written: %s", request.key, exc)
+                report_failure(f"clips in {self.folder}", self.failed, exc)
 
     def _write(self, conn: _Connection, request: _Request) -> None:
         packets = list(conn.packets)

@@ -9,6 +9,7 @@ oldest by modification time, so the folder stays bounded across restarts.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -16,9 +17,19 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
 
+from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
+
+
+def report_failure(what: str, count: int, exc: BaseException) -> None:
+    """Log the 1st, 2nd, 4th, 8th... failure of ``what`` (bounded, and never silent)."""
+    if count & (count - 1) == 0:
+        log.warning("%s failed %d time%s (last: %s); the camera goes on without them", what, count,
+                    "" if count == 1 else "s", exc)
 
 
 def file_name(key: str, suffix: str) -> str:
@@ -27,11 +38,21 @@ def file_name(key: str, suffix: str) -> str:
 
 
 class MediaFolder:
-    def __init__(self, folder: Path, max_files: int, suffixes: tuple[str, ...]) -> None:
+    """One camera's folder (see the module docstring); one that cannot be made or written is a
+    :class:`~streamfuse.errors.ConfigError` when it is opened. A write that fails later (a full
+    disk) raises :class:`OSError` and leaves nothing behind."""
+
+    def __init__(self, folder: Path, max_files: int, suffixes: tuple[str, ...], setting: str = "dir") -> None:
         self.folder = folder
         self.max_files = max_files
         self.suffixes = suffixes
         self._files: OrderedDict[Path, None] = OrderedDict()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{setting}: cannot make {folder} ({exc.strerror or exc})") from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigError(f"{setting}: cannot write to {folder} (permission denied)")
         if folder.is_dir():
             old = sorted((p for p in folder.iterdir() if p.suffix in suffixes and p.is_file()),
                          key=lambda p: p.stat().st_mtime_ns)
@@ -63,4 +84,4 @@ class MediaFolder:
             old.unlink(missing_ok=True)
 
 
-__all__ = ["MediaFolder", "file_name"]
+__all__ = ["MediaFolder", "file_name", "report_failure"]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..config.loader import as_dict
+from ..errors import StreamfuseError
 from ..runtime.live import LivePipeline, LiveStats
 from ..serve.metrics import Metrics
 from .config import Camera
@@ -158,7 +159,9 @@ class Fleet:
             self._start(camera)
 
     def reload(self, cameras: Sequence[Camera]) -> dict[str, list[str]]:
-        """Apply a new camera list; returns the names ``added``, ``removed``, ``changed``."""
+        """Apply a new camera list; returns the names ``added``, ``removed``, ``changed`` and
+        ``failed`` (cameras that could not start: a missing model, a folder that cannot be
+        written; each reported through ``on_error``, the others unaffected, retried at the next reload)."""
         new = {c.name: c for c in cameras}
         with self._lock:
             old = dict(self.cameras)
@@ -167,9 +170,18 @@ class Fleet:
         added = [n for n in new if n not in old]
         for name in removed + changed:
             self._stop(name)
+        failed = []
         for name in changed + added:
-            self._start(new[name])
-        return {"added": added, "removed": removed, "changed": changed}
+            try:
+                self._start(new[name])
+            except StreamfuseError as exc:
+                failed.append(name)
+                if self.on_error is not None:
+                    self.on_error(name, exc)
+                else:
+                    log.warning("camera %s not started: %s", name, exc)
+        return {"added": [n for n in added if n not in failed], "removed": removed,
+                "changed": [n for n in changed if n not in failed], "failed": failed}
 
     def stop(self) -> dict[str, LiveStats]:
         """Stop every camera, wait for them to finish, close the shared models; stats per camera."""

@@ -26,7 +26,7 @@ import numpy as np
 from ..config.base import Section, bounded
 from ..config.loader import build
 from ..errors import ConfigError
-from .media_files import MediaFolder, file_name
+from .media_files import MediaFolder, file_name, report_failure
 from .zones import TRACKED_TYPES
 
 
@@ -66,12 +66,13 @@ def wants_frame(event: dict[str, Any]) -> bool:
 class Snapshots:
     def __init__(self, config: SnapshotsConfig, camera: str, url: str | None = None) -> None:
         self.config = config
-        self.files = MediaFolder(Path(config.dir) / camera, config.max_files, (".jpg",))
+        self.files = MediaFolder(Path(config.dir) / camera, config.max_files, (".jpg",), "snapshots.dir")
         self.folder = self.files.folder
         self.url = url  # where the event server serves the folder, or None
         self._frames: deque[tuple[float, np.ndarray]] = deque()
         self._written: dict[str, float] = {}  # event id -> the time of the frame written
         self.written = 0
+        self.failed = 0
 
     def see(self, time: float, image: np.ndarray) -> None:
         """Hold a decoded RGB frame at media time ``time`` (seconds)."""
@@ -102,8 +103,12 @@ class Snapshots:
         if key not in self._written or (tracked and self._written[key] != t):
             found = self._frame_at(float(t), exact=tracked)
             if found is not None:
-                self._write(key, found[1])
-                self._written[key] = found[0] if not tracked else t
+                try:
+                    self._write(key, found[1])
+                    self._written[key] = found[0] if not tracked else t
+                except OSError as exc:  # a full disk: no snapshot, the events go on
+                    self.failed += 1
+                    report_failure(f"snapshots in {self.folder}", self.failed, exc)
         if key in self._written:
             name = file_name(key, ".jpg")
             box = evidence.get("best_box") if tracked else (evidence.get("boxes") or [None])[0]

@@ -64,7 +64,7 @@ def test_a_reload_adds_a_camera_and_keeps_the_others_running(feed, list_sink):
         assert list_sink.wait_for(lambda _: _motion_from(list_sink, "cam-a"), 20)
         running = fleet.cameras["cam-a"].pipeline
         change = fleet.reload([camera("cam-a", a.url, data), camera("cam-b", b.url, data)])
-        assert change == {"added": ["cam-b"], "removed": [], "changed": []}
+        assert change == {"added": ["cam-b"], "removed": [], "changed": [], "failed": []}
         assert fleet.cameras["cam-a"].pipeline is running  # not restarted
         assert list_sink.wait_for(lambda _: _motion_from(list_sink, "cam-b"), 20)
         change = fleet.reload([camera("cam-b", b.url, data)])
@@ -107,3 +107,21 @@ def test_a_camera_that_never_answers_delays_nobody_and_decode_errors_are_counted
     assert health["cam-a"]["decode_errors"] == 0 and health["silent"]["frames_in"] == 0
     counted = re.search(r'streamfuse_camera_decode_errors_total\{camera="cam-b"\} ([0-9.]+)', scrape)
     assert counted and float(counted.group(1)) > 0
+
+
+def test_a_camera_that_cannot_start_on_reload_is_reported_and_the_others_keep_running(tmp_path, list_sink):
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"")
+    data = shared_data()
+    errors: list = []
+    fleet = Fleet([list_sink], on_error=lambda name, exc: errors.append((name, str(exc))))
+    try:
+        fleet.start([camera("ok", "tcp://127.0.0.1:9", data)])
+        running = fleet.cameras["ok"].pipeline
+        change = fleet.reload([camera("ok", "tcp://127.0.0.1:9", data),
+                               camera("bad", "tcp://127.0.0.1:9", data, snapshots={"dir": str(blocker)})])
+        assert change["failed"] == ["bad"] and change["added"] == []
+        assert errors and errors[0][0] == "bad" and "snapshots.dir: cannot make" in errors[0][1]
+        assert fleet.cameras["ok"].pipeline is running and "bad" not in fleet.cameras
+    finally:
+        fleet.stop()

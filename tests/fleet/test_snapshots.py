@@ -110,3 +110,22 @@ def test_an_earlier_runs_files_count_toward_the_bound(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["b.jpg", "c.jpg", "notes.txt"]  # oldest first; others kept
     files.write("d.jpg", lambda tmp: open(tmp, "wb").write(b"y"))
     assert sorted(p.name for p in folder.iterdir()) == ["c.jpg", "d.jpg", "notes.txt"]
+
+
+def test_a_folder_that_cannot_be_made_is_one_line_and_a_failing_write_stops_nothing(tmp_path, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"^snapshots.dir: cannot make .*a-file/cam") as info:
+        Snapshots(SnapshotsConfig(str(blocker)), "cam")
+    assert "\n" not in str(info.value)
+    snaps = Snapshots(SnapshotsConfig(str(tmp_path / "media")), "cam")
+    snaps.folder.rmdir()
+    snaps.folder.write_bytes(b"")  # the folder is gone (a full or remounted disk): writes fail from now on
+    for i in range(3):
+        snaps.see(float(i), np.full((8, 8, 3), 100, np.uint8))
+        event = {"type": "streamfuse.person", "data": {"phase": "start", "event_id": f"cam-person-{i}", "start": float(i),
+                                                       "evidence": {"best_time": float(i), "best_box": [0, 0, 1, 1]}}}
+        snaps(event)  # no exception: the event goes on, without a snapshot
+        assert "snapshot" not in event["data"]["evidence"]
+    assert snaps.failed == 3
+    assert len([r for r in caplog.records if "snapshots in" in r.getMessage()]) == 2  # the 1st and 2nd: bounded
