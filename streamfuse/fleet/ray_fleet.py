@@ -21,6 +21,8 @@ driver's :class:`RayFleet` has the interface of :class:`~.runner.Fleet` that the
   events as a new run; the events its old node had not handed over yet are lost with it. A camera
   with no node left waits until one joins.
 - Unchanged cameras keep running, and their numbering, across reloads (as in one process).
+- The driver's ``/metrics`` counts the nodes' work as one process would (windows, latency,
+  frames in and dropped, reconnects, from each drain), beside the per-camera rows.
 
 Snapshots and clips are written on the node that runs the camera; the driver's event server serves
 them from the same paths (:attr:`RayFleet.media_folders`), so that works where those folders are
@@ -72,6 +74,7 @@ class _Outbox:
         self._events: deque[dict[str, Any]] = deque()
         self._statuses: list[tuple[str, Any]] = []
         self._errors: list[tuple[str, BaseException]] = []
+        self._latencies: list[float | None] = []  # one per window fused (None: it held no data)
         self._dropped = 0
         self._lock = threading.Lock()
 
@@ -90,6 +93,10 @@ class _Outbox:
         with self._lock:
             self._errors.append((name, _portable(exc)))
 
+    def window(self, name: str, window: Any, fused: Any, latency: float | None) -> None:
+        with self._lock:
+            self._latencies.append(latency)
+
     def flush(self, timeout: float | None = None) -> None:
         pass
 
@@ -99,9 +106,9 @@ class _Outbox:
     def take(self) -> dict[str, Any]:
         with self._lock:
             out = {"events": list(self._events), "statuses": self._statuses, "errors": self._errors,
-                   "dropped": self._dropped}
+                   "dropped": self._dropped, "latencies": self._latencies}
             self._events.clear()
-            self._statuses, self._errors, self._dropped = [], [], 0
+            self._statuses, self._errors, self._latencies, self._dropped = [], [], [], 0
         return out
 
 
@@ -120,7 +127,8 @@ class NodeFleet:
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.outbox = _Outbox(OUTBOX_EVENTS)
-        self.fleet = Fleet([self.outbox], on_status=self.outbox.status, on_error=self.outbox.error, **settings)
+        self.fleet = Fleet([self.outbox], on_status=self.outbox.status, on_error=self.outbox.error,
+                           on_window=self.outbox.window, **settings)
         self._applied = -1
         self._lock = threading.Lock()
 
@@ -202,6 +210,7 @@ class RayFleet:
         #: from them, so that works where they are shared at the same path)
         self.media_folders: dict[str, list[Path]] = {}
         self._sink_failures: dict[str, int] = {}
+        self._counted: dict[str, dict[str, Any]] = {}  # camera -> its counters at the last drain
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -459,9 +468,33 @@ class RayFleet:
                 self.on_error(name, exc)
             else:
                 log.warning("camera %s stopped: %s", name, exc)
+        self._count(out)
         with self._lock:
             node.health = out["health"]
             self.media_folders.update(out["media_folders"])  # in place: the event server holds this dict
+
+    def _count(self, out: dict[str, Any]) -> None:
+        """The nodes' work in the driver's own ``/metrics`` (windows, latency, frames, drops,
+        reconnects), as one process would count it: windows from the drained latencies, the rest
+        from each camera's counters since the last drain (a camera that moved starts again from 0)."""
+        m = self.metrics
+        for latency in out["latencies"]:
+            m.count_window()
+            if latency is not None:
+                m.observe_latency(latency)
+        for name, row in out["health"].items():
+            seen = self._counted.get(name, {"frames_in": 0, "reconnects": 0, "dropped": {}})
+            for key, count in (("frames_in", m.count_frames), ("reconnects", m.count_reconnect)):
+                new = row[key] - seen[key] if row[key] >= seen[key] else row[key]
+                if new:
+                    count(new)
+            for reason, n in row["dropped"].items():
+                before = seen["dropped"].get(reason, 0)
+                new = n - before if n >= before else n
+                if new:
+                    m.count_dropped_frames(new, reason=reason)
+            self._counted[name] = {"frames_in": row["frames_in"], "reconnects": row["reconnects"],
+                                   "dropped": dict(row["dropped"])}
 
 
 def _differs(a: Camera, b: Camera) -> bool:
