@@ -23,7 +23,6 @@ connection show (``frame.time - frame.pts * time_base``), so clip bounds are in 
 from __future__ import annotations
 
 import io
-import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -40,7 +39,6 @@ from ..registry import event_kinds
 from .media_files import MediaFolder, file_name, report_failure
 from .snapshots import wants_frame
 
-log = logging.getLogger(__name__)
 #: the most compressed video one camera's ring holds, whatever its bit rate (about 2 minutes at 4 Mbit/s)
 MAX_BYTES = 64 << 20
 
@@ -230,8 +228,7 @@ class ClipRecorder:
 
     def _write(self, conn: _Connection, request: _Request) -> None:
         packets = list(conn.packets)
-        times = [conn.media(p.pts) for p in packets]
-        starts = [i for i, p in enumerate(packets) if p.key and times[i] <= request.start]
+        starts = [i for i, p in enumerate(packets) if p.key and conn.media(p.pts) <= request.start]
         first = starts[-1] if starts else next((i for i, p in enumerate(packets) if p.key), None)
         if first is None:
             return
